@@ -1,0 +1,283 @@
+package as
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/prosesec/prosesec/store"
+	"github.com/prosesec/prosesec/token"
+)
+
+// AuthMethod is an RFC 7591 token_endpoint_auth_method value.
+type AuthMethod string
+
+// Client authentication methods (RFC 6749 §2.3.1, RFC 7523 §2.2 / OIDC Core §9).
+const (
+	AuthNone              AuthMethod = ""
+	AuthClientSecretBasic AuthMethod = "client_secret_basic"
+	AuthClientSecretPost  AuthMethod = "client_secret_post"
+	AuthPrivateKeyJWT     AuthMethod = "private_key_jwt"
+)
+
+// ClientAuth is the client authentication presented with a request, as the
+// HTTP shell extracted it (Basic credentials already form-decoded per
+// RFC 6749 §2.3.1).
+type ClientAuth struct {
+	Method        AuthMethod
+	ClientID      string // Basic user / client_id parameter; optional with private_key_jwt
+	Secret        string // client_secret_basic / client_secret_post
+	AssertionType string // client_assertion_type (private_key_jwt)
+	Assertion     string // client_assertion (private_key_jwt)
+}
+
+// maxAssertionSize bounds a client assertion before it is parsed.
+const maxAssertionSize = 8192
+
+// genericAuthFailure is the one description for unknown clients, wrong
+// secrets and bad assertion signatures, so that responses do not reveal
+// which client IDs exist.
+var errAuthFailed = ErrInvalidClient.WithDescription("client authentication failed")
+
+// authenticate checks a client's credentials and returns its registration.
+// Failures are ErrInvalidClient (or ErrInvalidRequest for a malformed
+// request, ErrServerError for store failures).
+func (s *Server) authenticate(ctx context.Context, a *ClientAuth) (*store.UE, error) {
+	ue, p, err := s.authenticateDeferred(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if p != nil {
+		if err := s.useAssertion(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	return ue, nil
+}
+
+// pendingAssertion is a verified client assertion whose jti has not been
+// recorded yet (RFC 7523 §3 item 7).
+type pendingAssertion struct {
+	issuer, jti string
+	until, now  time.Time
+}
+
+// authenticateDeferred is authenticate without the replay record of a
+// client assertion: the caller must pass a non-nil pendingAssertion to
+// useAssertion and fail on its error before it lets the client have
+// anything. Token runs it concurrently with the token record, so that both
+// writes share one store commit.
+func (s *Server) authenticateDeferred(ctx context.Context, a *ClientAuth) (*store.UE, *pendingAssertion, error) {
+	switch a.Method {
+	case AuthClientSecretBasic, AuthClientSecretPost:
+		ue, err := s.authSecret(ctx, a)
+		return ue, nil, err
+	case AuthPrivateKeyJWT:
+		return s.authAssertion(ctx, a)
+	case AuthNone:
+		return nil, nil, ErrInvalidClient.WithDescription("client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)")
+	default:
+		return nil, nil, ErrInvalidClient.WithDescriptionf("unsupported client authentication method %q", string(a.Method))
+	}
+}
+
+// useAssertion records the assertion's jti until the assertion can no
+// longer be accepted; a second use is ErrInvalidClient.
+func (s *Server) useAssertion(ctx context.Context, p *pendingAssertion) error {
+	switch err := s.st.UseAssertion(ctx, p.issuer, p.jti, p.until, p.now); {
+	case errors.Is(err, store.ErrReplay):
+		return ErrInvalidClient.WithDescription("client_assertion jti has been used before")
+	case err != nil:
+		return storeError("recording assertion", err)
+	}
+	return nil
+}
+
+// Client secrets are 32 random bytes from Rand, base64url without padding,
+// shown once at registration. They are stored as SHA-256: with 256 bits of
+// entropy neither brute force nor dictionaries apply, so a slow password
+// hash (bcrypt, argon2) would add no security and cost ~100 ms of CPU per
+// token request, far beyond the issuance budget.
+func hashSecret(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
+
+func (s *Server) authSecret(ctx context.Context, a *ClientAuth) (*store.UE, error) {
+	if a.ClientID == "" {
+		return nil, ErrInvalidClient.WithDescription("client_id is required")
+	}
+	if a.Secret == "" {
+		return nil, ErrInvalidClient.WithDescription("client_secret is required")
+	}
+	if a.AssertionType != "" || a.Assertion != "" {
+		return nil, ErrInvalidRequest.WithDescription("only one client authentication method may be used (RFC 6749 §2.3)")
+	}
+	got := hashSecret(a.Secret)
+	want := s.dummyHash[:]
+	ue, err := s.getUEForAuth(ctx, a.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	if ue != nil && len(ue.SecretHash) == sha256.Size {
+		want = ue.SecretHash
+	}
+	ok := subtle.ConstantTimeCompare(got[:], want) == 1
+	if !ok || ue == nil || len(ue.SecretHash) != sha256.Size {
+		return nil, errAuthFailed
+	}
+	return ue, nil
+}
+
+// getUEForAuth returns the UE, nil for an unknown (or invalid) client ID,
+// or a server_error.
+func (s *Server) getUEForAuth(ctx context.Context, id string) (*store.UE, error) {
+	if validateUEID(id) != nil {
+		return nil, nil
+	}
+	ue, err := s.st.GetUE(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storeError("reading UE", err)
+	}
+	return ue, nil
+}
+
+var assertionAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA}
+
+// authAssertion authenticates with a JWT client assertion (RFC 7523 §3,
+// OIDC Core §9 private_key_jwt) signed with the UE's PC5 identity key.
+func (s *Server) authAssertion(ctx context.Context, a *ClientAuth) (*store.UE, *pendingAssertion, error) {
+	if a.Secret != "" {
+		return nil, nil, ErrInvalidRequest.WithDescription("only one client authentication method may be used (RFC 6749 §2.3)")
+	}
+	if a.AssertionType != ClientAssertionTypeJWTBearer {
+		return nil, nil, ErrInvalidRequest.WithDescriptionf("client_assertion_type must be %q", ClientAssertionTypeJWTBearer)
+	}
+	if a.Assertion == "" {
+		return nil, nil, ErrInvalidRequest.WithDescription("client_assertion is required")
+	}
+	if len(a.Assertion) > maxAssertionSize {
+		return nil, nil, ErrInvalidClient.WithDescriptionf("client_assertion exceeds %d bytes", maxAssertionSize)
+	}
+	// The allow-list here is every algorithm a UE key can have; the
+	// algorithm is pinned to the UE's key type below, before verifying.
+	tok, err := jwt.ParseSigned(a.Assertion, assertionAlgs)
+	if err != nil {
+		return nil, nil, ErrInvalidClient.WithDescription("client_assertion is not a JWS signed with ES256 or EdDSA").WithCause(err)
+	}
+	if len(tok.Headers) != 1 {
+		return nil, nil, ErrInvalidClient.WithDescription("client_assertion must have exactly one signature")
+	}
+	var unverified jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		return nil, nil, ErrInvalidClient.WithDescription("client_assertion claims do not parse").WithCause(err)
+	}
+	id := unverified.Issuer
+	if id == "" {
+		return nil, nil, ErrInvalidClient.WithDescription("client_assertion has no iss")
+	}
+	if unverified.Subject != id {
+		return nil, nil, ErrInvalidClient.WithDescription("client_assertion iss and sub must both be the client_id")
+	}
+	if a.ClientID != "" && a.ClientID != id {
+		return nil, nil, ErrInvalidClient.WithDescription("client_id does not match the client_assertion issuer")
+	}
+	ue, err := s.getUEForAuth(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ue == nil {
+		// Verify against a dummy key anyway, so that an unknown client ID
+		// costs the same time as a bad signature.
+		dummy := s.dummyKeys[tok.Headers[0].Algorithm]
+		if dummy != nil {
+			_ = tok.Claims(dummy, new(jwt.Claims))
+		}
+		return nil, nil, errAuthFailed
+	}
+	pub, alg, err := s.ueKey(ue)
+	if err != nil {
+		return nil, nil, ErrServerError.WithCause(err)
+	}
+	if tok.Headers[0].Algorithm != string(alg) {
+		return nil, nil, errAuthFailed.WithCause(fmt.Errorf("assertion alg %q, key alg %s", tok.Headers[0].Algorithm, alg))
+	}
+	var c jwt.Claims
+	if err := tok.Claims(pub, &c); err != nil {
+		return nil, nil, errAuthFailed.WithCause(err)
+	}
+	// Signature verified: from here on descriptions may be specific, the
+	// caller holds the UE's key.
+	now := s.now()
+	if c.Expiry == nil {
+		return nil, nil, ErrInvalidClient.WithDescription("client_assertion has no exp")
+	}
+	exp := c.Expiry.Time()
+	if c.ID == "" {
+		return nil, nil, ErrInvalidClient.WithDescription("client_assertion has no jti")
+	}
+	if len(c.ID) > 256 {
+		return nil, nil, ErrInvalidClient.WithDescription("client_assertion jti exceeds 256 characters")
+	}
+	err = c.ValidateWithLeeway(jwt.Expected{
+		Issuer:      id,
+		Subject:     id,
+		AnyAudience: jwt.Audience{s.tokenEndpoint, s.cfg.Issuer},
+		Time:        now,
+	}, s.cfg.Leeway)
+	switch {
+	case errors.Is(err, jwt.ErrExpired):
+		return nil, nil, ErrInvalidClient.WithDescription("client_assertion has expired")
+	case errors.Is(err, jwt.ErrNotValidYet):
+		return nil, nil, ErrInvalidClient.WithDescription("client_assertion is not valid yet (nbf)")
+	case errors.Is(err, jwt.ErrIssuedInTheFuture):
+		return nil, nil, ErrInvalidClient.WithDescription("client_assertion iat is in the future")
+	case errors.Is(err, jwt.ErrInvalidAudience):
+		return nil, nil, ErrInvalidClient.WithDescriptionf("client_assertion aud must contain %q", s.tokenEndpoint)
+	case err != nil:
+		return nil, nil, ErrInvalidClient.WithDescription("client_assertion claims are invalid").WithCause(err)
+	}
+	if exp.Sub(now) > s.cfg.AssertionMaxAge {
+		return nil, nil, ErrInvalidClient.WithDescriptionf("client_assertion exp is more than %v in the future", s.cfg.AssertionMaxAge)
+	}
+	// The jti is remembered until the assertion can no longer be accepted.
+	return ue, &pendingAssertion{issuer: id, jti: c.ID, until: exp.Add(s.cfg.Leeway), now: now}, nil
+}
+
+// ueKeyEntry caches a UE's parsed identity key, keyed by the stored JWK.
+type ueKeyEntry struct {
+	jwk       []byte
+	updatedAt time.Time
+	pub       crypto.PublicKey
+	alg       token.Algorithm
+}
+
+// ueKey returns the parsed identity key of ue and its JOSE algorithm,
+// parsing the stored JWK at most once per UE version.
+func (s *Server) ueKey(ue *store.UE) (crypto.PublicKey, token.Algorithm, error) {
+	if v, ok := s.ueKeys.Load(ue.ID); ok {
+		e := v.(*ueKeyEntry)
+		if e.updatedAt.Equal(ue.UpdatedAt) && bytes.Equal(e.jwk, ue.PublicKey) {
+			return e.pub, e.alg, nil
+		}
+	}
+	pub, err := token.ParsePublicKey(ue.PublicKey)
+	if err != nil {
+		return nil, "", fmt.Errorf("as: UE %q: stored public key does not parse: %w", ue.ID, err)
+	}
+	alg, err := algForKey(pub)
+	if err != nil {
+		return nil, "", fmt.Errorf("as: UE %q: %v", ue.ID, err)
+	}
+	s.ueKeys.Store(ue.ID, &ueKeyEntry{jwk: slices.Clone(ue.PublicKey), updatedAt: ue.UpdatedAt, pub: pub, alg: alg})
+	return pub, alg, nil
+}
