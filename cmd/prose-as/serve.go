@@ -1,0 +1,628 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	stdlog "log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/prosesec/prosesec/as"
+	"github.com/prosesec/prosesec/as/httpapi"
+	"github.com/prosesec/prosesec/store/sqlite"
+	"github.com/prosesec/prosesec/token"
+)
+
+// HTTP server limits.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 32 << 10
+	shutdownTimeout   = 15 * time.Second
+	// maxMaintainInterval bounds the period of Server.Maintain. It stays
+	// well below the AS leeway (30s) so that instances sharing a database
+	// pick up each other's key changes in time.
+	maxMaintainInterval = 10 * time.Second
+)
+
+// serveSettings are the settings of "prose-as serve", bound to its flags.
+type serveSettings struct {
+	DataDir           string
+	Listen            string
+	AdminListen       string
+	Issuer            string
+	Audience          string
+	DB                string
+	TLSCert, TLSKey   string
+	InsecureHTTP      bool
+	KEKFile           string
+	AdminTokenFile    string
+	TokenLifetime     time.Duration
+	MaxTokenLifetime  time.Duration
+	OfflineHorizon    time.Duration
+	StatusListTTL     time.Duration
+	KeyRotationPeriod time.Duration
+	SigningAlg        string
+	LogLevel          string
+	LogFormat         string
+	Metrics           string
+	Config            string
+}
+
+func serveFlags(fs *flag.FlagSet) *serveSettings {
+	s := &serveSettings{}
+	fs.StringVar(&s.DataDir, "data-dir", "./prose-as-data", "`DIR` for the database, KEK, admin token and TLS files (created 0700)")
+	fs.StringVar(&s.Listen, "listen", "127.0.0.1:8443", "`ADDR` (host:port) of the public OAuth endpoints; port 0 picks a free port, written to DIR/listen.addr")
+	fs.StringVar(&s.AdminListen, "admin-listen", "127.0.0.1:8444", "`ADDR` of the admin API; \"\" disables it. Plain HTTP on loopback, TLS otherwise; the bound address is written to DIR/admin.addr")
+	fs.StringVar(&s.Issuer, "issuer", "", "issuer `URL` (token iss, base of every endpoint URL); default https://<listen address>, or http:// with --insecure-http")
+	fs.StringVar(&s.Audience, "audience", as.DefaultAudience, "`AUDIENCE` (aud claim) of issued tokens: the PC5 audience the UEs verify")
+	fs.StringVar(&s.DB, "db", "", "database: a SQLite file `PATH` (default DIR/prose-as.db); postgres://… is reserved for the PostgreSQL backend, not built yet")
+	fs.StringVar(&s.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM, with chain); without --tls-cert/--tls-key a self-signed one is generated in DIR")
+	fs.StringVar(&s.TLSKey, "tls-key", "", "TLS private key `FILE` (PEM, mode 0600)")
+	fs.BoolVar(&s.InsecureHTTP, "insecure-http", false, "serve plain HTTP instead of HTTPS; refused unless every listen address is loopback (for local tests or behind a TLS proxy on the same host)")
+	fs.StringVar(&s.KEKFile, "kek-file", "", "`FILE` holding the key-encryption key of the signing keys: 32 random bytes, raw, hex or base64, mode 0600; default DIR/kek, created if absent. PROSE_AS_KEK may hold the key itself instead")
+	fs.StringVar(&s.AdminTokenFile, "admin-token-file", "", "`FILE` holding the admin API bearer token, mode 0600; default DIR/admin.token, created if absent. PROSE_AS_ADMIN_TOKEN may hold the token itself instead")
+	fs.DurationVar(&s.TokenLifetime, "token-lifetime", as.DefaultTokenLifetime, "default token lifetime `DURATION` (a UE may have its own, see admin ue add --token-lifetime)")
+	fs.DurationVar(&s.MaxTokenLifetime, "max-token-lifetime", as.DefaultMaxTokenLifetime, "upper bound (`DURATION`) of every token lifetime")
+	fs.DurationVar(&s.OfflineHorizon, "offline-horizon", as.DefaultOfflineHorizon, "`DURATION` a UE may stay out of coverage with its cached keys; a next key is published this long (plus --max-token-lifetime) before it signs")
+	fs.DurationVar(&s.StatusListTTL, "status-list-ttl", as.DefaultStatusListTTL, "validity (`DURATION`) of a signed status list")
+	fs.DurationVar(&s.KeyRotationPeriod, "key-rotation-period", 30*24*time.Hour, "`DURATION` after which the active signing key is rotated automatically (at least --max-token-lifetime + --offline-horizon); 0: only by admin keys rotate")
+	fs.StringVar(&s.SigningAlg, "signing-alg", string(as.DefaultSigningAlgorithm), "signature `ALG` of new signing keys: ES256 or EdDSA")
+	fs.StringVar(&s.LogLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	fs.StringVar(&s.LogFormat, "log-format", "text", "log `FORMAT`: text or json")
+	fs.StringVar(&s.Metrics, "metrics", "public", "where GET /metrics is served: `WHERE` is public (the --listen address), admin (the --admin-listen address, unauthenticated) or off")
+	fs.StringVar(&s.Config, "config", "", "YAML `FILE` whose keys are these flag names; flags and environment variables take precedence (env PROSE_AS_CONFIG)")
+	return s
+}
+
+func serveEnvNames(fs *flag.FlagSet) map[string]string { return allEnvNames(fs, "config") }
+
+func serveCommand() *command {
+	return &command{
+		name:     "serve",
+		synopsis: "prose-as serve [flags]",
+		short:    "run the ProSe Application Server",
+		long: "Runs the ProSe Application Server: the OAuth 2.0 token endpoint (client_credentials with " +
+			"client_secret_basic, client_secret_post or private_key_jwt), JWKS, RFC 8414 metadata, " +
+			"revocation, introspection, status lists, /healthz, /readyz and /metrics on --listen, and " +
+			"the admin API on --admin-listen. On first start it creates the data directory with a SQLite " +
+			"database, a key-encryption key, an admin token and a self-signed TLS certificate. Each " +
+			"setting comes from its flag, else its PROSE_AS_* environment variable, else the --config " +
+			"file, else the default. SIGINT or SIGTERM shuts down gracefully.",
+		examples: []string{
+			"# First start: everything generated under ./prose-as-data\nprose-as serve",
+			"# Production: own certificate, public issuer URL, KEK from a secret store\n" +
+				"PROSE_AS_KEK=$(cat /run/secrets/prose-as-kek) prose-as serve --listen :8443 \\\n" +
+				"  --issuer https://as.example.net --tls-cert /etc/prose-as/tls.crt --tls-key /etc/prose-as/tls.key",
+			"# Local test on a free port over plain HTTP; the bound address appears in listen.addr\n" +
+				"prose-as serve --insecure-http --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir /tmp/as &\n" +
+				"sleep 1; curl http://$(cat /tmp/as/listen.addr)/readyz",
+		},
+		envNames: serveEnvNames,
+		setup: func(fs *flag.FlagSet) action {
+			s := serveFlags(fs)
+			return func(ctx context.Context, e *env, fs *flag.FlagSet) error {
+				src, err := s.resolve(fs, e)
+				if err != nil {
+					return err
+				}
+				return serve(ctx, e, s, src)
+			}
+		},
+	}
+}
+
+// resolve completes the settings from the environment and the config file.
+func (s *serveSettings) resolve(fs *flag.FlagSet, e *env) (map[string]source, error) {
+	cfgPath := s.Config
+	if !isSet(fs, "config") {
+		if v, ok := e.lookupEnv(envName("config")); ok {
+			cfgPath = v
+			s.Config = v
+		}
+	}
+	var doc []byte
+	if cfgPath != "" {
+		var err error
+		if doc, err = os.ReadFile(cfgPath); err != nil {
+			return nil, fmt.Errorf("prose-as: reading config file: %v; fix --config or %s", err, envName("config"))
+		}
+	}
+	src, err := resolveSettings(fs, serveEnvNames(fs), e.lookupEnv, doc, cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	return src, s.check()
+}
+
+// check validates the settings that do not need the file system.
+func (s *serveSettings) check() error {
+	switch s.Metrics {
+	case "public", "off":
+	case "admin":
+		if s.AdminListen == "" {
+			return usagef("serve: --metrics admin needs an --admin-listen address")
+		}
+	default:
+		return usagef("serve: --metrics %q: use public, admin or off", s.Metrics)
+	}
+	switch s.LogFormat {
+	case "text", "json":
+	default:
+		return usagef("serve: --log-format %q: use text or json", s.LogFormat)
+	}
+	if _, err := parseLevel(s.LogLevel); err != nil {
+		return err
+	}
+	switch token.Algorithm(s.SigningAlg) {
+	case token.ES256, token.EdDSA:
+	default:
+		return usagef("serve: --signing-alg %q: use ES256 or EdDSA", s.SigningAlg)
+	}
+	if strings.HasPrefix(s.DB, "postgres://") || strings.HasPrefix(s.DB, "postgresql://") {
+		return errors.New("prose-as: --db: the PostgreSQL backend is not built yet; use a SQLite file path (default <data-dir>/prose-as.db) until it lands")
+	}
+	if strings.Contains(s.DB, "://") {
+		return usagef("serve: --db %q: want a SQLite file path (postgres:// URLs are reserved for the PostgreSQL backend)", s.DB)
+	}
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		return usagef("serve: give both --tls-cert and --tls-key, or neither to use a generated self-signed certificate")
+	}
+	if s.Listen == "" {
+		return usagef("serve: --listen is empty; give host:port, e.g. 127.0.0.1:8443")
+	}
+	addrs := []string{s.Listen}
+	if s.AdminListen != "" {
+		addrs = append(addrs, s.AdminListen)
+	}
+	for _, a := range addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return usagef("serve: listen address %q: %v; write host:port, e.g. 127.0.0.1:8443", a, err)
+		}
+	}
+	if s.InsecureHTTP {
+		for _, a := range addrs {
+			if !isLoopbackAddr(a) {
+				return fmt.Errorf("prose-as: --insecure-http refused: listen address %q is not loopback; plain HTTP would expose client secrets and the admin token on the network. Use TLS (drop --insecure-http), or listen on 127.0.0.1 / ::1 behind a TLS-terminating proxy", a)
+			}
+		}
+		if s.TLSCert != "" || s.TLSKey != "" {
+			return usagef("serve: --insecure-http cannot be combined with --tls-cert/--tls-key")
+		}
+	}
+	if s.AdminListen != "" && s.AdminListen == s.Listen && !strings.HasSuffix(s.Listen, ":0") {
+		return usagef("serve: --admin-listen must differ from --listen (or be \"\" to disable the admin API)")
+	}
+	return nil
+}
+
+// isLoopbackAddr reports whether host:port names a loopback host only.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, usagef("--log-level %q: use debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	l, _ := parseLevel(level)
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// defaultIssuer derives the issuer URL from the bound public address.
+// An unspecified host (0.0.0.0, ::) becomes localhost: only the operator
+// knows the name clients use (warn is set then).
+func defaultIssuer(bound net.Addr, insecure bool) (issuer string, warn bool) {
+	scheme := "https"
+	if insecure {
+		scheme = "http"
+	}
+	host, port, err := net.SplitHostPort(bound.String())
+	if err != nil {
+		return scheme + "://localhost", true
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host, warn = "localhost", true
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), warn
+}
+
+// secretChoice says where a secret (KEK, admin token) comes from.
+type secretChoice struct {
+	value  string // from the value variable ("" if not used)
+	path   string // file to read
+	create bool   // create path if absent (default file only)
+	origin string // for logs: "env PROSE_AS_KEK", "file …"
+}
+
+// chooseSecret picks the KEK or admin token: the file flag given on the
+// command line wins, then the value variable (PROSE_AS_KEK), then the file
+// flag from the environment or config file, then the default file in the
+// data directory (created when absent). Setting both the value variable and
+// the file flag's variable is an error.
+func chooseSecret(flagName, flagValue string, flagSrc source, valueVar, dataDir, defaultFile string, lookupEnv func(string) (string, bool)) (secretChoice, error) {
+	v, haveValue := lookupEnv(valueVar)
+	if haveValue && flagSrc == fromEnv {
+		return secretChoice{}, fmt.Errorf("prose-as: both %s and %s are set; unset one", valueVar, envName(flagName))
+	}
+	switch {
+	case flagSrc == fromFlag:
+		return secretChoice{path: flagValue, origin: "file " + flagValue}, nil
+	case haveValue:
+		return secretChoice{value: v, origin: "env " + valueVar}, nil
+	case flagValue != "":
+		return secretChoice{path: flagValue, origin: "file " + flagValue}, nil
+	}
+	p := filepath.Join(dataDir, defaultFile)
+	return secretChoice{path: p, create: true, origin: "file " + p}, nil
+}
+
+// serve runs the server until ctx ends.
+func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source) (err error) {
+	log := newLogger(e.stderr, s.LogLevel, s.LogFormat)
+	if s.Config != "" {
+		log.Info("config file loaded", "path", s.Config)
+	}
+	for _, name := range sortedKeys(toStrings(src)) {
+		if src[name] != fromDefault {
+			log.Debug("setting", "name", name, "from", src[name].String())
+		}
+	}
+
+	warn, err := ensureDataDir(s.DataDir)
+	if err != nil {
+		return err
+	}
+	if warn != "" {
+		log.Warn(warn)
+	}
+	for _, f := range []string{fileListenAddr, fileAdminAddr} {
+		os.Remove(filepath.Join(s.DataDir, f)) // stale from an earlier run
+	}
+
+	// Key-encryption key.
+	kc, err := chooseSecret("kek-file", s.KEKFile, src["kek-file"], "PROSE_AS_KEK", s.DataDir, fileKEK, e.lookupEnv)
+	if err != nil {
+		return err
+	}
+	var kek [32]byte
+	if kc.path == "" {
+		if kek, err = parseKEK([]byte(kc.value)); err != nil {
+			return fmt.Errorf("prose-as: PROSE_AS_KEK: %v", err)
+		}
+	} else {
+		var created bool
+		if kek, created, err = loadOrCreateKEK(kc.path, kc.create, e.rand); err != nil {
+			return err
+		}
+		if created {
+			log.Warn("created a new key-encryption key; the signing keys at rest are only as safe as this file: back it up apart from the database and keep it 0600, or pass --kek-file / PROSE_AS_KEK from a secret store", "path", kc.path)
+		}
+	}
+	defer clear(kek[:])
+
+	// Admin token.
+	tc, err := chooseSecret("admin-token-file", s.AdminTokenFile, src["admin-token-file"], "PROSE_AS_ADMIN_TOKEN", s.DataDir, fileAdminToken, e.lookupEnv)
+	if err != nil {
+		return err
+	}
+	var adminToken string
+	if tc.path == "" {
+		if adminToken, err = parseAdminToken([]byte(tc.value)); err != nil {
+			return fmt.Errorf("prose-as: PROSE_AS_ADMIN_TOKEN: %v", err)
+		}
+	} else {
+		var created bool
+		if adminToken, created, err = loadOrCreateAdminToken(tc.path, tc.create, e.rand); err != nil {
+			return err
+		}
+		if created {
+			log.Warn("created a new admin token; prose-as admin reads it from this file", "path", tc.path)
+		}
+	}
+
+	// TLS.
+	var tlsCfg *tls.Config
+	tlsDesc := "off (plain HTTP on loopback)"
+	if !s.InsecureHTTP {
+		certPath, keyPath, generated, err := tlsFiles(s.TLSCert, s.TLSKey, s.DataDir, e.now(), e.rand)
+		if err != nil {
+			return err
+		}
+		cfg, cert, err := loadTLS(certPath, keyPath)
+		if err != nil {
+			return err
+		}
+		tlsCfg = cfg
+		tlsDesc = certPath
+		selfSigned := s.TLSCert == ""
+		if generated {
+			log.Warn("generated a self-signed TLS certificate for localhost, 127.0.0.1 and ::1; clients must trust it explicitly, e.g. curl --cacert "+certPath+"; use --tls-cert/--tls-key for a real one", "cert", certPath, "key", keyPath)
+		} else if selfSigned {
+			log.Warn("serving the self-signed TLS certificate from the data directory; clients need curl --cacert "+certPath, "cert", certPath)
+		}
+		if left := cert.NotAfter.Sub(e.now()); left < 30*24*time.Hour {
+			hint := "renew it"
+			if selfSigned {
+				hint = "delete " + certPath + " and " + keyPath + " and restart to generate a new one"
+			}
+			log.Warn("TLS certificate expires soon: "+hint, "not_after", cert.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
+
+	// Listeners: bound before the issuer is derived, so port 0 works.
+	pubLn, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		return fmt.Errorf("prose-as: listening on %s: %v; is another server running? choose another --listen", s.Listen, err)
+	}
+	defer pubLn.Close()
+	var admLn net.Listener
+	if s.AdminListen != "" {
+		if admLn, err = net.Listen("tcp", s.AdminListen); err != nil {
+			return fmt.Errorf("prose-as: listening on %s: %v; is another server running? choose another --admin-listen", s.AdminListen, err)
+		}
+		defer admLn.Close()
+	}
+
+	issuer := s.Issuer
+	if issuer == "" {
+		var warnIssuer bool
+		issuer, warnIssuer = defaultIssuer(pubLn.Addr(), s.InsecureHTTP)
+		if warnIssuer {
+			log.Warn("the issuer URL was derived from a wildcard listen address; set --issuer to the URL clients use", "issuer", issuer)
+		}
+	}
+
+	// Store.
+	dbPath := s.DB
+	if dbPath == "" {
+		dbPath = filepath.Join(s.DataDir, fileDB)
+	}
+	st, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return fmt.Errorf("prose-as: opening database %s: %v", dbPath, err)
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("prose-as: closing database: %v", cerr)
+		}
+	}()
+
+	srv, err := as.New(ctx, as.Config{
+		Issuer:               issuer,
+		Audience:             s.Audience,
+		DefaultTokenLifetime: s.TokenLifetime,
+		MaxTokenLifetime:     s.MaxTokenLifetime,
+		OfflineHorizon:       s.OfflineHorizon,
+		SigningAlgorithm:     token.Algorithm(s.SigningAlg),
+		KeyRotationPeriod:    s.KeyRotationPeriod,
+		StatusListTTL:        s.StatusListTTL,
+		KEK:                  kek,
+		Store:                st,
+		Clock:                time.Now,
+		Rand:                 e.rand,
+	})
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), "as: ")
+		if strings.Contains(msg, "KEK does not match") {
+			msg += "; start with the KEK this database was created with (--kek-file or PROSE_AS_KEK), or use a new --data-dir"
+		}
+		return fmt.Errorf("prose-as: %s", msg)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	opts := httpapi.Options{
+		Server:     srv,
+		Registry:   reg,
+		Logger:     log,
+		AdminToken: []byte(adminToken),
+	}
+	if s.Metrics == "public" {
+		opts.Gatherer = reg
+	}
+	pubH, err := httpapi.NewPublic(opts)
+	if err != nil {
+		return fmt.Errorf("prose-as: %v", err)
+	}
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	servers := []*http.Server{newHTTPServer(pubH, tlsCfg, errLog)}
+	lns := []net.Listener{pubLn}
+	if admLn != nil {
+		admH, err := httpapi.NewAdmin(opts)
+		if err != nil {
+			return fmt.Errorf("prose-as: %v", err)
+		}
+		if s.Metrics == "admin" {
+			mux := http.NewServeMux()
+			mux.Handle("/admin/", admH)
+			mux.Handle("GET /metrics", httpapi.MetricsHandler(reg))
+			admH = mux
+		}
+		var admTLS *tls.Config
+		if !isLoopbackAddr(s.AdminListen) {
+			admTLS = tlsCfg // never plain HTTP off loopback (check refused --insecure-http)
+		}
+		servers = append(servers, newHTTPServer(admH, admTLS, errLog))
+		lns = append(lns, admLn)
+	}
+
+	serveErr := make(chan error, len(servers))
+	for i, hs := range servers {
+		ln := lns[i]
+		if hs.TLSConfig != nil {
+			ln = tls.NewListener(ln, hs.TLSConfig)
+		}
+		go func() { serveErr <- hs.Serve(ln) }()
+	}
+
+	// Address files, written once serving: scripts and tests wait for them.
+	if err := writeFileReplace(filepath.Join(s.DataDir, fileListenAddr), []byte(pubLn.Addr().String()+"\n"), 0o600); err != nil {
+		log.Warn("could not write the listen address file", "err", err)
+	}
+	adminAddr := ""
+	if admLn != nil {
+		adminAddr = admLn.Addr().String()
+		if err := writeFileReplace(filepath.Join(s.DataDir, fileAdminAddr), []byte(adminAddr+"\n"), 0o600); err != nil {
+			log.Warn("could not write the admin address file", "err", err)
+		}
+	}
+	defer func() {
+		os.Remove(filepath.Join(s.DataDir, fileListenAddr))
+		os.Remove(filepath.Join(s.DataDir, fileAdminAddr))
+	}()
+
+	var activeKID, nextKID string
+	if keys, err := srv.Keys(ctx); err == nil {
+		for _, k := range keys {
+			switch k.State {
+			case "active":
+				activeKID = k.KID
+			case "next":
+				nextKID = k.KID
+			}
+		}
+	}
+	log.Info("prose-as started",
+		"version", versionString(),
+		"issuer", issuer,
+		"listen", pubLn.Addr().String(),
+		"admin_listen", adminAddr,
+		"tls", tlsDesc,
+		"db", dbPath,
+		"kek", kc.origin,
+		"admin_token", tc.origin,
+		"signing_alg", s.SigningAlg,
+		"active_kid", activeKID,
+		"next_kid", nextKID,
+	)
+
+	// Periodic maintenance: key reload/rotation, purges.
+	mctx, stopMaintain := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		maintainLoop(mctx, srv, log, maintainInterval(s.StatusListTTL))
+	}()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", shutdownTimeout.String())
+	case err := <-serveErr:
+		runErr = fmt.Errorf("prose-as: serving HTTP: %v", err)
+		log.Error("HTTP server failed; shutting down", "err", err)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	var swg sync.WaitGroup
+	for _, hs := range servers {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			if err := hs.Shutdown(sctx); err != nil {
+				log.Warn("HTTP shutdown did not finish in time; closing connections", "err", err)
+				hs.Close()
+			}
+		}()
+	}
+	swg.Wait()
+	stopMaintain()
+	wg.Wait()
+	if runErr == nil {
+		log.Info("stopped")
+	}
+	return runErr
+}
+
+func toStrings(m map[string]source) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v.String()
+	}
+	return out
+}
+
+func newHTTPServer(h http.Handler, tlsCfg *tls.Config, errLog *stdlog.Logger) *http.Server {
+	hs := &http.Server{
+		Handler:           h,
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          errLog,
+	}
+	return hs
+}
+
+// maintainInterval is a quarter of the status list TTL, at most
+// maxMaintainInterval and at least one second.
+func maintainInterval(statusTTL time.Duration) time.Duration {
+	return max(time.Second, min(maxMaintainInterval, statusTTL/4))
+}
+
+func maintainLoop(ctx context.Context, srv *as.Server, log *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		res, err := srv.Maintain(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("maintenance failed; retrying at the next tick", "err", err)
+		}
+		if res.Rotated {
+			if keys, err := srv.Keys(ctx); err == nil {
+				for _, k := range keys {
+					if k.State == "active" {
+						log.Info("signing key rotated", "active_kid", k.KID)
+					}
+				}
+			}
+		}
+		if res.KeysReloaded && !res.Rotated {
+			log.Info("signing keys reloaded (changed by another instance or an admin command)")
+		}
+		if res.PurgedKeys > 0 {
+			log.Info("purged retired signing keys", "count", res.PurgedKeys)
+		}
+	}
+}
