@@ -645,18 +645,28 @@ func TestAutomaticRotationAndConvergence(t *testing.T) {
 	if len(k1) != 3 || k1[1].KID != keys[1].KID || k1[1].State != store.KeyActive || k2[1].KID != k1[1].KID {
 		t.Fatalf("instances disagree: %+v vs %+v", k1, k2)
 	}
-	// Concurrent manual rotations also rotate once.
+	// Concurrent manual rotations rotate once. The instance that comes second
+	// either finds the rotation done while it waited (success) or, if it
+	// started after the first committed, is refused because the new next key
+	// was published just now (conflict) — never a second rotation.
 	e.clk.Advance(72 * time.Hour)
-	for _, s := range []*as.Server{e.srv, other} {
+	errs := make([]error, 2)
+	for i, s := range []*as.Server{e.srv, other} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.RotateKeys(ctx, false); err != nil {
-				t.Errorf("RotateKeys: %v", err)
-			}
+			_, errs[i] = s.RotateKeys(ctx, false)
 		}()
 	}
 	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, as.ErrConflict) {
+			t.Fatalf("RotateKeys: %v", err)
+		}
+	}
+	if errs[0] != nil && errs[1] != nil {
+		t.Fatalf("no rotation succeeded: %v / %v", errs[0], errs[1])
+	}
 	k3, _ := e.srv.Keys(ctx)
 	if k3[len(k3)-2].KID != k1[2].KID || k3[len(k3)-2].State != store.KeyActive {
 		t.Fatalf("after concurrent manual rotations: %+v", k3)
