@@ -434,12 +434,19 @@ func parseStatusListCWT(raw []byte, algs []Algorithm) (*parsedStatusList, error)
 }
 
 // StatusCache is the UE-side offline store of verified Status List Tokens,
-// one per list URI. It implements StatusChecker and IssuerStatusChecker and
-// is safe for concurrent use.
+// one per (issuer, list URI). It implements StatusChecker and
+// IssuerStatusChecker and is safe for concurrent use.
+//
+// Lists are keyed by issuer and URI together: a list that one trusted
+// issuer publishes under a URI never replaces, shadows or answers for the
+// list of another issuer under the same URI (every trusted issuer could
+// otherwise evict another's list with a later iat and make its tokens fail
+// with ErrStatusListMissing). The Verifier looks lists up with StatusOf
+// and the token's iss.
 type StatusCache struct {
 	maxAge time.Duration
 	mu     sync.RWMutex
-	lists  map[string]*StatusListToken
+	lists  map[string]map[string]*StatusListToken // URI → issuer → list
 }
 
 // NewStatusCache returns an empty cache. A list older than maxAge (now -
@@ -447,12 +454,13 @@ type StatusCache struct {
 // (now >= Expiry, no leeway) is always stale. The list's ttl (a hint to
 // refresh while online) is not a staleness rule.
 func NewStatusCache(maxAge time.Duration) *StatusCache {
-	return &StatusCache{maxAge: maxAge, lists: map[string]*StatusListToken{}}
+	return &StatusCache{maxAge: maxAge, lists: map[string]map[string]*StatusListToken{}}
 }
 
-// Put stores a verified Status List Token under its Subject (the list
-// URI), unless the cache already holds one for that URI issued at the same
-// time or later. The cache keeps t: do not modify it afterwards.
+// Put stores a verified Status List Token under its Issuer and Subject (the
+// list URI), unless the cache already holds one of that issuer for that URI
+// issued at the same time or later. Lists of other issuers under the same
+// URI are not touched. The cache keeps t: do not modify it afterwards.
 func (c *StatusCache) Put(t *StatusListToken) {
 	if t == nil || t.List == nil || t.Subject == "" {
 		return
@@ -460,40 +468,78 @@ func (c *StatusCache) Put(t *StatusListToken) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.lists == nil { // the zero StatusCache has no age limit
-		c.lists = map[string]*StatusListToken{}
+		c.lists = map[string]map[string]*StatusListToken{}
 	}
-	if old, ok := c.lists[t.Subject]; ok && !t.IssuedAt.After(old.IssuedAt) {
+	byIssuer := c.lists[t.Subject]
+	if byIssuer == nil {
+		byIssuer = map[string]*StatusListToken{}
+		c.lists[t.Subject] = byIssuer
+	}
+	if old, ok := byIssuer[t.Issuer]; ok && !t.IssuedAt.After(old.IssuedAt) {
 		return
 	}
-	c.lists[t.Subject] = t
+	byIssuer[t.Issuer] = t
 }
 
-// Get returns the cached token for a list URI, or nil.
+// Get returns the cached token for a list URI when exactly one issuer has
+// a list cached under it, or nil (none, or several: use GetOf).
 func (c *StatusCache) Get(uri string) *StatusListToken {
+	t, _ := c.lookup("", uri)
+	return t
+}
+
+// GetOf returns the cached token of issuer for a list URI, or nil.
+func (c *StatusCache) GetOf(issuer, uri string) *StatusListToken {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.lists[uri]
+	return c.lists[uri][issuer]
 }
 
-// Status returns the status of ref at now: ErrStatusListMissing if no list
-// for ref.URI is cached, ErrStatusListStale if it is expired or too old,
-// ErrMalformed if ref.Index is beyond the list.
+// lookup finds the list of issuer under uri; an empty issuer matches the
+// one list cached under uri, and n reports how many there are.
+func (c *StatusCache) lookup(issuer, uri string) (t *StatusListToken, n int) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	byIssuer := c.lists[uri]
+	if issuer != "" {
+		t = byIssuer[issuer]
+		if t != nil {
+			n = 1
+		}
+		return t, n
+	}
+	for _, x := range byIssuer {
+		t = x
+	}
+	if len(byIssuer) != 1 {
+		t = nil
+	}
+	return t, len(byIssuer)
+}
+
+// Status returns the status of ref at now without knowing the token's
+// issuer: ErrStatusListMissing if no list for ref.URI is cached, or if
+// lists of several issuers are cached under ref.URI (ambiguous: the cache
+// cannot tell whose list answers, so it fails closed; the Verifier calls
+// StatusOf with the token's issuer instead); ErrStatusListStale if the list
+// is expired or too old; ErrMalformed if ref.Index is beyond the list.
 func (c *StatusCache) Status(ref StatusRef, now time.Time) (uint8, error) {
 	return c.StatusOf("", ref, now)
 }
 
-// StatusOf is Status for a token of issuer: a cached list of another
-// issuer does not count (ErrStatusListMissing). An empty issuer matches
-// any list.
+// StatusOf is Status for a token of issuer: only the list that issuer
+// published under ref.URI answers; lists of other issuers under the same
+// URI do not count (ErrStatusListMissing). An empty issuer is Status: it
+// matches the list under ref.URI if exactly one issuer has one.
 func (c *StatusCache) StatusOf(issuer string, ref StatusRef, now time.Time) (uint8, error) {
-	c.mu.RLock()
-	t := c.lists[ref.URI]
-	c.mu.RUnlock()
-	if t == nil {
+	t, n := c.lookup(issuer, ref.URI)
+	switch {
+	case t == nil && n > 1:
+		return 0, errorf(ErrStatusListMissing, "status lists of %d issuers are cached for %q and the token's issuer is not known", n, ref.URI)
+	case t == nil && issuer != "" && c.hasAny(ref.URI):
+		return 0, errorf(ErrStatusListMissing, "no status list of %q cached for %q (only other issuers' lists)", issuer, ref.URI)
+	case t == nil:
 		return 0, errorf(ErrStatusListMissing, "no status list cached for %q", ref.URI)
-	}
-	if issuer != "" && t.Issuer != issuer {
-		return 0, errorf(ErrStatusListMissing, "status list %q was issued by %q, the token by %q", ref.URI, t.Issuer, issuer)
 	}
 	if !t.Expiry.IsZero() && !now.Before(t.Expiry) {
 		return 0, errorf(ErrStatusListStale, "status list %q expired at %s, now %s", ref.URI, t.Expiry.Format(timeFmt), now.UTC().Format(timeFmt))
@@ -506,4 +552,10 @@ func (c *StatusCache) StatusOf(issuer string, ref StatusRef, now time.Time) (uin
 		return 0, errorf(ErrMalformed, "status reference %q #%d: %v", ref.URI, ref.Index, err)
 	}
 	return v, nil
+}
+
+func (c *StatusCache) hasAny(uri string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.lists[uri]) > 0
 }

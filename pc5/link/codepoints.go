@@ -61,6 +61,16 @@ const (
 	// leeway) and, under ReleaseAtExpiry, releases the link with #6. Not a
 	// PC5 timer. PROJECT-DEFINED.
 	TimerTokenExpiry Timer = 0xFF04
+	// TimerPause supervises a paused responder (Policy.PauseBeforeAccept,
+	// after PeerAuthorized): if the caller has called neither Accept nor
+	// Reject when it expires, the link sends an ESTABLISHMENT REJECT with
+	// #4, wipes its keys and reports Rejected (ErrTimeout). Its value,
+	// Timers.Pause, defaults to (T5080 retransmissions + 1) × T5080 (32 s
+	// with the defaults): as long as an initiator waits for an answer to
+	// its REQUEST, and as long as the initiator of this link waits for the
+	// ACCEPT with the default TimerSecurityMode. Name and value NOT FOUND.
+	// PROJECT-DEFINED, PROVISIONAL.
+	TimerPause Timer = 0xFF05
 )
 
 // String returns "T5080" for TS 24.554 timers and a short name otherwise.
@@ -74,6 +84,8 @@ func (t Timer) String() string {
 		return "T-TOKEN-REFRESH"
 	case TimerTokenExpiry:
 		return "T-TOKEN-EXPIRY"
+	case TimerPause:
+		return "T-PAUSE"
 	}
 	return fmt.Sprintf("T%d", uint16(t))
 }
@@ -107,6 +119,12 @@ const (
 	// security mode, rekeying). #4 "direct connection is not available
 	// anymore". PROJECT-DEFINED, PROVISIONAL.
 	causeNoResponse = msg.CauseDirectConnectionNotAvailable
+	// causePauseExpired: a paused responder was neither accepted nor
+	// rejected by its caller before TimerPause ran out (a relay that could
+	// not set up its second hop in time). The ESTABLISHMENT REJECT carries
+	// it. #4, as for the other supervision timers. PROJECT-DEFINED,
+	// PROVISIONAL.
+	causePauseExpired = msg.CauseDirectConnectionNotAvailable
 )
 
 // PDCP SN size of every bearer set up by this package. TS 38.323 allows 12

@@ -60,7 +60,9 @@ type Config struct {
 	ProSeIdentifiers []uint32
 	// Rand is the source of every random value: nonces, KNRP-sess ID and
 	// KNRP ID parts, ephemeral private keys (32 octets each, retried for
-	// P-256 until valid), keep-alive counters. Required.
+	// P-256 until valid), keep-alive counters. Required. The ephemeral
+	// scalars are read from it directly: in production it must be
+	// crypto/rand.Reader (a seeded source is for tests and goldens only).
 	Rand io.Reader
 	// KNRPSessIDInUse reports the KNRP-sess IDs of this UE's other links
 	// (established or being set up). Nil: none. The link adds its own.
@@ -114,6 +116,9 @@ type Timers struct {
 	T5085Retransmissions        int
 	T5087                       time.Duration
 	T5087Retransmissions        int
+	// Pause bounds how long a paused responder waits for Accept or Reject
+	// (TimerPause). Zero: (T5080Retransmissions + 1) × T5080.
+	Pause time.Duration
 }
 
 func (t Timers) withDefaults() Timers {
@@ -138,11 +143,12 @@ func (t Timers) withDefaults() Timers {
 	defN(&t.T5085Retransmissions, msg.T5085.MaxRetransmissions())
 	def(&t.T5087, msg.T5087.Default())
 	defN(&t.T5087Retransmissions, msg.T5087.MaxRetransmissions())
+	def(&t.Pause, time.Duration(t.T5080Retransmissions+1)*t.T5080)
 	return t
 }
 
 func (t Timers) validate() error {
-	for _, d := range []time.Duration{t.T5080, t.SecurityMode, t.Rekeying, t.T5084, t.T5085, t.T5087} {
+	for _, d := range []time.Duration{t.T5080, t.SecurityMode, t.Rekeying, t.T5084, t.T5085, t.T5087, t.Pause} {
 		if d < 0 {
 			return fmt.Errorf("pc5/link: expected non-negative timer values, found %s", d)
 		}
@@ -161,7 +167,9 @@ type Policy struct {
 	// peer's token sub must equal it. A responder may leave it empty to
 	// accept any source user info (the token's sub must then equal the
 	// REQUEST's source user info); if set, a REQUEST from another source is
-	// rejected with #1.
+	// rejected with #1 (once the COMPLETE has authenticated the initiator,
+	// like AcceptRSC and AcceptTarget: an unauthenticated requester learns
+	// nothing of these decisions).
 	PeerUserInfo []byte
 	// TargetUserInfo (initiator) is sent as the target user info; nil means
 	// PeerUserInfo. A UE asking a relay for target T sets PeerUserInfo to

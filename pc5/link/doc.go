@@ -20,6 +20,28 @@
 // Randomness (nonces, KNRP-sess ID and KNRP ID parts, ephemeral keys) comes
 // from Config.Rand; time only from the arguments. With a seeded Rand and a
 // P-256 *ecdsa.PrivateKey or Ed25519 identity, a handshake is byte-stable.
+// The ephemeral private scalars are read from Config.Rand directly, so in
+// production Config.Rand must be crypto/rand.Reader: a seeded or otherwise
+// predictable source is for tests only and gives away KNRP.
+//
+// # Unauthenticated PDUs
+//
+// A PDU that fails before anything authenticates it is discarded with no
+// change of state (Step returns an error wrapping ErrDiscarded): every check
+// of a SECURITY MODE COMMAND up to and including its MAC-I (the values
+// derived to check it are committed only afterwards, so a forgery cannot
+// spoil the genuine SMC), and the PDCP deciphering and MAC-I of a SECURITY
+// MODE COMPLETE, in the establishment and in a rekeying. Timers keep
+// running, so a handshake completes through retransmissions or ends with
+// its timer's cause. Only failures after the MAC-I are answered with a
+// cause. An established link, also while it rekeys, ignores bare rejects
+// and reports a rekeying failure only in a protected RELEASE REQUEST. A
+// responder decides whether it serves the REQUEST's source, target and RSC
+// only after the COMPLETE has authenticated the initiator, and resends its
+// SMC for a repeated REQUEST at most Timers.T5080Retransmissions times; it
+// still does a key generation, an ECDH and a signature for every
+// well-formed REQUEST, so a relay should rate-limit REQUESTs per source
+// Layer-2 ID before they reach Step (docs/protocol.md §7).
 //
 // # What follows 3GPP, and how sure we are
 //
@@ -42,16 +64,25 @@
 //     the KNRP derivation (transcript.go; docs/protocol.md §8).
 //   - The token rules: verified offline with token.Verifier at the Step's
 //     time, sub equal to the peer's user info, the scope u2u:<role>:<RSC>
-//     for Policy.PeerRole, and the one error → cause table (errors.go).
+//     for Policy.PeerRole, and the one error → cause table (errors.go). The
+//     token.TrustStore has no per-issuer restriction of sub or RSC: every
+//     trusted issuer is trusted for every user info and service (a design
+//     note; restrict issuers outside, e.g. in Policy.AcceptRSC or on
+//     PeerAuthorized).
 //   - Timers with no TS 24.554 value found: TimerSecurityMode,
 //     TimerRekeying, and the token refresh/expiry timers (codepoints.go);
 //     local failures use cause #5 (T5080, as NIST psc-ns3) or #4.
 //   - The SECURITY MODE REJECT travels bare on SL-SRB1; the ESTABLISHMENT
-//     REJECT bare on SL-SRB0 (both unauthenticated, as in 3GPP).
-//   - User plane protection follows the signalling algorithms; the
-//     initiator's UP policy is checked against them (#12).
+//     REJECT bare on SL-SRB0 (both unauthenticated, as in 3GPP, and acted
+//     on only while a handshake runs). An SMC or COMPLETE failing before
+//     its MAC-I is discarded (the 3GPP behaviour was not found).
+//   - User plane protection follows the signalling algorithms; both sides
+//     check the initiator's UP policy against them, the responder also its
+//     own (#12).
+//   - A paused responder is supervised by TimerPause (#4 when it runs out).
 //   - Rekeying: who switches when, collision resolution, the replayed
-//     policy (the establishment's), and release on any rekeying failure.
+//     policy (the establishment's), and a protected release on any
+//     rekeying failure after the MAC-I.
 //
 // Errors start with "pc5/link: ". A handshake failure is an *Error with the
 // cause sent to the peer (like a crypto/tls alert); the peer learns only the

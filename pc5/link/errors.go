@@ -32,8 +32,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // Sentinel errors. Match them with errors.Is.
 var (
 	// ErrDiscarded: Step dropped the PDU without changing state (a PDCP
-	// integrity or replay failure on SL-SRB2, a message not expected in this
-	// state, a duplicate). It is not a link failure.
+	// integrity or replay failure, a SECURITY MODE COMMAND or COMPLETE that
+	// failed before its MAC-I verified, a bare reject on an established
+	// link, a message not expected in this state, a duplicate). It is not a
+	// link failure. The error may also wrap the kind of the failed check
+	// (ErrIntegrity, …), never an *Error.
 	ErrDiscarded = errors.New("pc5/link: PDU discarded")
 	// ErrState: a method was called in a state that does not allow it.
 	ErrState = errors.New("pc5/link: not allowed in this state")
@@ -53,7 +56,8 @@ var (
 	ErrProtocol = errors.New("pc5/link: protocol error")
 	// ErrIntegrity: the MAC-I of a SECURITY MODE COMMAND or COMPLETE did not
 	// verify under the derived keys, or its KNRP-sess ID is not the one
-	// being set up (cause #7).
+	// being set up (cause #7). Such a PDU is discarded (ErrDiscarded wraps
+	// it), not answered.
 	ErrIntegrity = errors.New("pc5/link: integrity check failed")
 	// ErrCapabilities: no common algorithm pair, or a replayed capability or
 	// selected algorithm that differs from what was offered (cause #8).
@@ -61,8 +65,9 @@ var (
 	// ErrPolicy: the signalling security policies cannot both be met, or a
 	// replayed policy differs from what was sent (cause #10).
 	ErrPolicy = errors.New("pc5/link: signalling security policy mismatch")
-	// ErrUPPolicy: the initiator's user plane security policy cannot be met
-	// by the selected algorithms (cause #12).
+	// ErrUPPolicy: a user plane security policy (the initiator's, checked
+	// by both sides, or the responder's own) cannot be met by the selected
+	// algorithms (cause #12).
 	ErrUPPolicy = errors.New("pc5/link: user plane security policy not aligned")
 	// ErrKNRPSessIDConflict: the KNRP-sess ID completed by the responder's
 	// LSB is in use locally (cause #9).
@@ -137,6 +142,25 @@ func failWrap(cause msg.Cause, kind error, what string, err error) *Error {
 
 func protocolError(what string, err error) *Error {
 	return failWrap(msg.CauseProtocolErrorUnspecified, ErrProtocol, what, err)
+}
+
+// discardFailure is the discard of a PDU that failed check e before anything
+// authenticated it: the error wraps ErrDiscarded and e's kind (ErrIntegrity,
+// …) but not e itself, so it is never taken for an *Error with a cause.
+func discardFailure(what string, e *Error) error {
+	return fmt.Errorf("%w: %s (%v): %w", ErrDiscarded, what, e.Cause, e.Err)
+}
+
+// asFailure sorts the result of a check that may discard: ok is false for a
+// discard (err wraps ErrDiscarded), else e is the failure (nil on success).
+func asFailure(err error) (e *Error, ok bool) {
+	if err == nil {
+		return nil, true
+	}
+	if errors.Is(err, ErrDiscarded) || !errors.As(err, &e) {
+		return nil, false
+	}
+	return e, true
 }
 
 func discard(format string, args ...any) error {

@@ -115,6 +115,13 @@ func (l *Link) onRequest(data []byte) error {
 	case StateWaitRequest:
 	case StateCommandSent:
 		if bytes.Equal(data, l.hs.reqOctets) { // T5080 retransmission: the SMC was lost
+			// At most as many resends as a genuine initiator retransmits
+			// its REQUEST: a replayed REQUEST must not make this side an
+			// amplifier (an SMC is about 3.5 times the REQUEST's size).
+			if l.hs.smcResends >= l.cfg.Timers.T5080Retransmissions {
+				return discard("ESTABLISHMENT REQUEST repeated after %d SECURITY MODE COMMAND resends", l.hs.smcResends)
+			}
+			l.hs.smcResends++
 			l.send(lcidSRB1, l.hs.outPDU)
 			return nil
 		}
@@ -138,9 +145,13 @@ func (l *Link) onRequest(data []byte) error {
 
 // answerRequest checks an ESTABLISHMENT REQUEST and builds the SMC. The
 // checks, in order: decoding (#111), the signalling policies (#10), the
-// IEs the handshake needs (#111), the peer, target and RSC this side serves
-// (#1, #11), the suite (#111 malformed, #6 not accepted), then
-// buildCommand (#8, #9, #6).
+// IEs the handshake needs (#111), the suite (#111 malformed, #6 not
+// accepted), then buildCommand (#8, #9, #6). Whether this side serves the
+// source, the target and the RSC (#1, #11) is decided only once the
+// COMPLETE has authenticated the initiator (authorizeRequest): an
+// unauthenticated REQUEST must not learn which targets and RSCs this side
+// serves (a presence oracle), so every well-formed REQUEST is answered
+// alike.
 func (l *Link) answerRequest(data []byte) (*handshake, *Error) {
 	var req msg.DirectLinkEstablishmentRequest
 	if err := req.UnmarshalBinary(data); err != nil {
@@ -163,16 +174,7 @@ func (l *Link) answerRequest(data []byte) (*handshake, *Error) {
 	if missing != "" {
 		return nil, fail(msg.CauseProtocolErrorUnspecified, ErrProtocol, "ESTABLISHMENT REQUEST without %s", missing)
 	}
-	if len(l.pol.PeerUserInfo) > 0 && !bytes.Equal(req.SourceUserInfo, l.pol.PeerUserInfo) {
-		return nil, fail(msg.CauseDirectCommunicationNotAllowed, ErrNotAllowed, "request from user info %x, expected %x", req.SourceUserInfo, l.pol.PeerUserInfo)
-	}
-	if !l.acceptTarget(req.TargetUserInfo) {
-		return nil, fail(msg.CauseDirectCommunicationNotAllowed, ErrNotAllowed, "target user info %x not served", req.TargetUserInfo)
-	}
 	rsc := token.RSC(*req.RelayServiceCode)
-	if !l.acceptRSC(rsc) {
-		return nil, fail(msg.CauseRequiredServiceNotAllowed, ErrNotAllowed, "RSC %v not served", rsc)
-	}
 	var ki msg.KeyEstInit
 	if err := ki.UnmarshalBinary(req.KeyEstInfo); err != nil {
 		return nil, protocolError("KeyEstInit", err)
@@ -196,6 +198,25 @@ func (l *Link) answerRequest(data []byte) (*handshake, *Error) {
 		return h, e
 	}
 	return h, nil
+}
+
+// authorizeRequest is the responder's decision on the REQUEST's source,
+// target and RSC, taken once the initiator is authenticated (its token and
+// transcript signature verified): a source other than Policy.PeerUserInfo
+// or a target not served (#1), an RSC not served (#11). The ESTABLISHMENT
+// REJECT that carries the cause is the answer to an authenticated
+// COMPLETE.
+func (l *Link) authorizeRequest(h *handshake) *Error {
+	if len(l.pol.PeerUserInfo) > 0 && !bytes.Equal(h.sourceUserInfo, l.pol.PeerUserInfo) {
+		return fail(msg.CauseDirectCommunicationNotAllowed, ErrNotAllowed, "request from user info %x, expected %x", h.sourceUserInfo, l.pol.PeerUserInfo)
+	}
+	if !l.acceptTarget(h.targetUserInfo) {
+		return fail(msg.CauseDirectCommunicationNotAllowed, ErrNotAllowed, "target user info %x not served", h.targetUserInfo)
+	}
+	if !l.acceptRSC(h.rsc) {
+		return fail(msg.CauseRequiredServiceNotAllowed, ErrNotAllowed, "RSC %v not served", h.rsc)
+	}
+	return nil
 }
 
 func (l *Link) acceptTarget(t []byte) bool {
@@ -289,28 +310,38 @@ func (l *Link) buildCommand(h *handshake, eI []byte) *Error {
 // newContext derives KNRP-sess from h.knrp and the nonces and builds the
 // PDCP context; KNRP-sess is wiped once NRPEK/NRPIK are keyed.
 func (h *handshake) newContext(id sec.KNRPSessID, initiator bool, threshold uint64) *Error {
-	sess := h.knrp.DeriveSess(&h.nonce1, &h.nonce2)
-	defer sess.Wipe()
-	ctx, err := sec.NewContext(sec.Config{
-		Sess:           &sess,
-		SessID:         id,
-		CipherAlg:      sec.CipherAlg(h.sel.Ciphering()),
-		IntegrityAlg:   sec.IntegrityAlg(h.sel.Integrity()),
-		Initiator:      initiator,
-		RekeyThreshold: threshold,
-	})
-	if err != nil {
-		return failWrap(msg.CauseProtocolErrorUnspecified, ErrProtocol, "security context", err)
+	ctx, e := newContext(&h.knrp, &h.nonce1, &h.nonce2, h.sel, id, initiator, threshold)
+	if e != nil {
+		return e
 	}
 	h.ctx = ctx
 	return nil
 }
 
+func newContext(knrp *sec.KNRP, nonce1, nonce2 *[msg.NonceLen]byte, sel msg.SelectedAlgorithms, id sec.KNRPSessID, initiator bool, threshold uint64) (*sec.Context, *Error) {
+	sess := knrp.DeriveSess(nonce1, nonce2)
+	defer sess.Wipe()
+	ctx, err := sec.NewContext(sec.Config{
+		Sess:           &sess,
+		SessID:         id,
+		CipherAlg:      sec.CipherAlg(sel.Ciphering()),
+		IntegrityAlg:   sec.IntegrityAlg(sel.Integrity()),
+		Initiator:      initiator,
+		RekeyThreshold: threshold,
+	})
+	if err != nil {
+		return nil, failWrap(msg.CauseProtocolErrorUnspecified, ErrProtocol, "security context", err)
+	}
+	return ctx, nil
+}
+
 // onCommand: the initiator receives the SMC.
 func (l *Link) onCommand(pdu []byte) error {
 	h := l.hs
-	complete, e := l.processCommand(h, pdu, peerCheck{wantSub: l.pol.PeerUserInfo, role: l.pol.PeerRole, rsc: l.pol.RSC})
-	if e != nil {
+	complete, err := l.processCommand(h, pdu, peerCheck{wantSub: l.pol.PeerUserInfo, role: l.pol.PeerRole, rsc: l.pol.RSC})
+	if e, ok := asFailure(err); !ok {
+		return err // discarded before the MAC-I verified: T5080 runs on
+	} else if e != nil {
 		l.sendSecurityModeReject(e.Cause)
 		l.failHandshake(e, false)
 		return e
@@ -325,70 +356,47 @@ func (l *Link) onCommand(pdu []byte) error {
 }
 
 // processCommand is the requester's step 3: it checks the SMC and returns
-// the protected SECURITY MODE COMPLETE. Checks in order: PDCP framing and
-// decoding (#111), the KNRP-sess ID MSB this side chose (#7), the
-// Key_Est_Info (#111; another suite #6), the selected algorithms against
-// what was offered and the own policy (#8, #10), a zero KNRP-sess ID (#9),
-// the key share (#6), the MAC-I under the derived NRPIK (#7), the replayed
-// capabilities (#8) and policy (#10), the KNRP-sess ID in local use (#9),
-// then the peer's token and transcript signature (#6, #11).
-func (l *Link) processCommand(h *handshake, pdu []byte, p peerCheck) ([]byte, *Error) {
-	hdr, body, err := sec.ParsePDU(pdu, snSize, true)
+// the protected SECURITY MODE COMPLETE.
+//
+// Until the MAC-I of the SMC verifies, nothing vouches for the PDU: every
+// failure up to that point (verifyCommand: PDCP framing and decoding, the
+// KNRP-sess ID MSB this side chose, the Key_Est_Info and suite, the
+// selected algorithms against what was offered and the own signalling
+// policy, a zero KNRP-sess ID, the key share, the MAC-I itself) returns an
+// error wrapping ErrDiscarded and leaves h untouched, so that a forged or
+// reflected PDU neither ends the exchange nor spoils the genuine SMC that
+// follows. A re-authenticating SMC must also be attributable to the link's
+// peer (fromPeer), else it is discarded too. Only then are Nonce_2, the
+// selection, KNRP and the context committed to h (and the ephemeral key
+// wiped), and a failure is an *Error
+// with the cause to report: the own user plane policy against the
+// selection (#12, establishment only), the replayed capabilities (#8) and
+// policy (#10), the KNRP-sess ID in local use (#9), then the peer's token
+// and transcript signature (#6, #11).
+func (l *Link) processCommand(h *handshake, pdu []byte, p peerCheck) ([]byte, error) {
+	v, err := l.verifyCommand(h, pdu)
 	if err != nil {
-		return nil, protocolError("SECURITY MODE COMMAND PDU", err)
+		return nil, err
 	}
-	if hdr.SessID.MSB() != h.msb {
-		return nil, fail(msg.CauseIntegrityFailure, ErrIntegrity, "SECURITY MODE COMMAND under KNRP-sess ID %v, this side chose MSB %#02x", hdr.SessID, h.msb)
+	if h.rekey && h.reauth && !l.fromPeer(h, v) {
+		v.ctx.Wipe()
+		v.knrp.Wipe()
+		return nil, discard("SECURITY MODE COMMAND of a re-authentication whose signature is neither the link peer's identity key's nor made with a token of the link peer")
 	}
-	var smc msg.DirectLinkSecurityModeCommand
-	if err := smc.UnmarshalBinary(body); err != nil {
-		return nil, protocolError("SECURITY MODE COMMAND", err)
-	}
-	if hdr.SessID.LSB() != smc.KNRPSessIDLSB {
-		return nil, fail(msg.CauseProtocolErrorUnspecified, ErrProtocol, "PDCP header carries KNRP-sess ID %v, the command's LSB is %#02x", hdr.SessID, smc.KNRPSessIDLSB)
-	}
+	// The MAC-I verified under keys only the holder of the responder's
+	// ephemeral key (or, in a rekeying without re-authentication, of KNRP)
+	// could derive: commit.
 	newKNRP := !h.rekey || h.reauth
-	var kr msg.KeyEstResponse
 	if newKNRP {
-		if smc.KeyEstInfo == nil {
-			return nil, fail(msg.CauseProtocolErrorUnspecified, ErrProtocol, "SECURITY MODE COMMAND without Key_Est_Info")
-		}
-		if err := kr.UnmarshalBinary(smc.KeyEstInfo); err != nil {
-			return nil, protocolError("KeyEstResponse", err)
-		}
-		if kr.Suite != h.suite {
-			return nil, fail(msg.CauseAuthenticationFailure, ErrSuite, "responder answered with suite %v, %v was offered", kr.Suite, h.suite)
-		}
-	} else if smc.KeyEstInfo != nil {
-		return nil, fail(msg.CauseProtocolErrorUnspecified, ErrProtocol, "Key_Est_Info in a rekeying without re-authentication")
-	}
-	if e := checkSelected(smc.SelectedAlgorithms, h.caps, *l.cfg.SignallingPolicy); e != nil {
-		return nil, e
-	}
-	id := sec.NewKNRPSessID(h.msb, smc.KNRPSessIDLSB)
-	if uint16(id) == sec.KNRPSessIDUnprotected {
-		return nil, fail(msg.CauseLSBOfKNRPSessIDConflict, ErrKNRPSessIDConflict, "KNRP-sess ID %v is reserved", id)
-	}
-	h.nonce2, h.sel = smc.Nonce2, smc.SelectedAlgorithms
-	var fields []byte
-	if newKNRP {
-		z, err := h.eph.shared(h.suite, kr.EphemeralPublicKey)
-		if err != nil {
-			return nil, &Error{Cause: msg.CauseAuthenticationFailure, Err: err}
-		}
-		fields = smcFields(kr.EphemeralPublicKey, &h.nonce2, smc.KNRPSessIDLSB, smc.SelectedAlgorithms, h.eph.pub)
 		h.eph.wipe()
-		if h.knrp, err = deriveKNRP(z, &h.nonce1, &h.thReq, fields); err != nil {
-			return nil, failWrap(msg.CauseProtocolErrorUnspecified, ErrProtocol, "KNRP", err)
+		h.eph = nil
+	}
+	h.nonce2, h.sel, h.knrp, h.ctx = v.smc.Nonce2, v.smc.SelectedAlgorithms, v.knrp, v.ctx
+	smc, kr := &v.smc, &v.kr
+	if !h.rekey {
+		if e := checkUP(*l.cfg.UPPolicy, h.sel, "own"); e != nil {
+			return nil, e
 		}
-	} else {
-		h.knrp = l.knrp
-	}
-	if e := h.newContext(id, true, l.cfg.RekeyThreshold); e != nil {
-		return nil, e
-	}
-	if _, err := h.ctx.UnprotectNoCipher(nil, lcidSRB1, pdu); err != nil {
-		return nil, failWrap(msg.CauseIntegrityFailure, ErrIntegrity, "SECURITY MODE COMMAND", err)
 	}
 	if !smc.UESecurityCapabilities.Equal(h.caps) {
 		return nil, fail(msg.CauseUESecurityCapabilitiesMismatch, ErrCapabilities, "replayed capabilities %v, sent %v", smc.UESecurityCapabilities, h.caps)
@@ -396,17 +404,17 @@ func (l *Link) processCommand(h *handshake, pdu []byte, p peerCheck) ([]byte, *E
 	if smc.SignallingSecurityPolicy != h.policy {
 		return nil, fail(msg.CauseSignallingSecurityPolicyMismatch, ErrPolicy, "replayed policy %v, sent %v", smc.SignallingSecurityPolicy, h.policy)
 	}
-	if err := sec.CheckKNRPSessID(id, l.inUse); err != nil {
+	if err := sec.CheckKNRPSessID(v.id, l.inUse); err != nil {
 		return nil, failWrap(msg.CauseLSBOfKNRPSessIDConflict, ErrKNRPSessIDConflict, "LSB of the SECURITY MODE COMMAND", err)
 	}
-	h.smcOctets = bytes.Clone(body)
+	h.smcOctets = bytes.Clone(v.body)
 	c := &msg.DirectLinkSecurityModeComplete{Seq: l.nextSeq()}
 	if !h.rekey {
 		up := *l.cfg.UPPolicy
 		c.UPSecurityPolicy = &up
 	}
 	if newKNRP {
-		claims, e := l.checkPeer(h.suite, kr.TokenFormat, kr.Token, responderSigInput(&h.thReq, fields), kr.Signature, p)
+		claims, e := l.checkPeer(h.suite, kr.TokenFormat, kr.Token, responderSigInput(&h.thReq, v.fields), kr.Signature, p)
 		if e != nil {
 			return nil, e
 		}
@@ -442,10 +450,120 @@ func (l *Link) processCommand(h *handshake, pdu []byte, p peerCheck) ([]byte, *E
 	return out, nil
 }
 
+// fromPeer reports whether the SMC of a rekeying with re-authentication,
+// whose MAC-I verified, can be attributed to the link's peer: σ_P verifies
+// under the identity key of the peer's current token, or under the cnf key
+// of a token in the SMC that verifies and names the peer. Only such an SMC
+// may end the link when a later check fails. The MAC-I alone does not
+// prove it when the link runs NEA0: the REKEYING REQUEST then travels in
+// clear, and anyone can answer its E_I with an own key share and derive
+// keys that verify.
+func (l *Link) fromPeer(h *handshake, v *verifiedCommand) bool {
+	alg := h.suite.SignatureAlgorithm()
+	in := responderSigInput(&h.thReq, v.fields)
+	if l.peerClaims != nil && l.peerClaims.Confirmation != nil && verify(l.peerClaims.Confirmation, alg, in, v.kr.Signature) == nil {
+		return true
+	}
+	c, err := l.cfg.Verifier.Verify(v.kr.Token, msgToTokenFormat(v.kr.TokenFormat), l.now)
+	return err == nil && c.Confirmation != nil && c.RequireSubject(string(l.peerUserInfo)) == nil &&
+		verify(c.Confirmation, alg, in, v.kr.Signature) == nil
+}
+
+// verifiedCommand is an SMC whose MAC-I verified, with what was derived
+// to verify it (not yet committed to the handshake).
+type verifiedCommand struct {
+	smc    msg.DirectLinkSecurityModeCommand
+	kr     msg.KeyEstResponse
+	body   []byte // the SMC octets inside the PDU
+	id     sec.KNRPSessID
+	fields []byte // SMCFIELDS (new KNRP only)
+	knrp   sec.KNRP
+	ctx    *sec.Context
+}
+
+// verifyCommand runs every check of the SMC up to and including its MAC-I,
+// on local values only: h is not modified (the ephemeral key is used, not
+// wiped). Any failure is a discard (an error wrapping ErrDiscarded that
+// names the cause the check would have had), never an *Error.
+//
+// The selected algorithms are checked here, before the MAC-I, because they
+// decide the keys and whether the MAC-I proves anything at all: with NIA0
+// the MAC-I is 32 zero bits, which anyone can produce, so an SMC selecting
+// an algorithm this side does not accept cannot be authenticated.
+func (l *Link) verifyCommand(h *handshake, pdu []byte) (*verifiedCommand, error) {
+	pre := func(e *Error) (*verifiedCommand, error) {
+		return nil, discardFailure("SECURITY MODE COMMAND before its MAC-I verified", e)
+	}
+	hdr, body, err := sec.ParsePDU(pdu, snSize, true)
+	if err != nil {
+		return pre(protocolError("SECURITY MODE COMMAND PDU", err))
+	}
+	if hdr.SessID.MSB() != h.msb {
+		return pre(fail(msg.CauseIntegrityFailure, ErrIntegrity, "SECURITY MODE COMMAND under KNRP-sess ID %v, this side chose MSB %#02x", hdr.SessID, h.msb))
+	}
+	v := &verifiedCommand{body: body}
+	smc := &v.smc
+	if err := smc.UnmarshalBinary(body); err != nil {
+		return pre(protocolError("SECURITY MODE COMMAND", err))
+	}
+	if hdr.SessID.LSB() != smc.KNRPSessIDLSB {
+		return pre(fail(msg.CauseProtocolErrorUnspecified, ErrProtocol, "PDCP header carries KNRP-sess ID %v, the command's LSB is %#02x", hdr.SessID, smc.KNRPSessIDLSB))
+	}
+	newKNRP := !h.rekey || h.reauth
+	kr := &v.kr
+	if newKNRP {
+		if smc.KeyEstInfo == nil {
+			return pre(fail(msg.CauseProtocolErrorUnspecified, ErrProtocol, "SECURITY MODE COMMAND without Key_Est_Info"))
+		}
+		if err := kr.UnmarshalBinary(smc.KeyEstInfo); err != nil {
+			return pre(protocolError("KeyEstResponse", err))
+		}
+		if kr.Suite != h.suite {
+			return pre(fail(msg.CauseAuthenticationFailure, ErrSuite, "responder answered with suite %v, %v was offered", kr.Suite, h.suite))
+		}
+	} else if smc.KeyEstInfo != nil {
+		return pre(fail(msg.CauseProtocolErrorUnspecified, ErrProtocol, "Key_Est_Info in a rekeying without re-authentication"))
+	}
+	if e := checkSelected(smc.SelectedAlgorithms, h.caps, *l.cfg.SignallingPolicy); e != nil {
+		return pre(e)
+	}
+	v.id = sec.NewKNRPSessID(h.msb, smc.KNRPSessIDLSB)
+	if uint16(v.id) == sec.KNRPSessIDUnprotected {
+		return pre(fail(msg.CauseLSBOfKNRPSessIDConflict, ErrKNRPSessIDConflict, "KNRP-sess ID %v is reserved", v.id))
+	}
+	if newKNRP {
+		z, err := h.eph.shared(h.suite, kr.EphemeralPublicKey)
+		if err != nil {
+			return pre(&Error{Cause: msg.CauseAuthenticationFailure, Err: err})
+		}
+		v.fields = smcFields(kr.EphemeralPublicKey, &smc.Nonce2, smc.KNRPSessIDLSB, smc.SelectedAlgorithms, h.eph.pub)
+		if v.knrp, err = deriveKNRP(z, &h.nonce1, &h.thReq, v.fields); err != nil {
+			return pre(failWrap(msg.CauseProtocolErrorUnspecified, ErrProtocol, "KNRP", err))
+		}
+	} else {
+		v.knrp = l.knrp
+	}
+	ctx, e := newContext(&v.knrp, &h.nonce1, &smc.Nonce2, smc.SelectedAlgorithms, v.id, true, l.cfg.RekeyThreshold)
+	if e != nil {
+		v.knrp.Wipe()
+		return pre(e)
+	}
+	if _, err := ctx.UnprotectNoCipher(nil, lcidSRB1, pdu); err != nil {
+		ctx.Wipe()
+		v.knrp.Wipe()
+		return pre(failWrap(msg.CauseIntegrityFailure, ErrIntegrity, "SECURITY MODE COMMAND", err))
+	}
+	v.ctx = ctx
+	return v, nil
+}
+
 // onComplete: the responder receives the SECURITY MODE COMPLETE.
 func (l *Link) onComplete(pdu []byte) error {
 	h := l.hs
-	if e := l.processComplete(h, pdu, peerCheck{wantSub: h.sourceUserInfo, role: l.pol.PeerRole, rsc: h.rsc}); e != nil {
+	err := l.processComplete(h, pdu, peerCheck{wantSub: h.sourceUserInfo, role: l.pol.PeerRole, rsc: h.rsc})
+	if e, ok := asFailure(err); !ok {
+		return err // not deciphered and verified: TimerSecurityMode runs on
+	} else if e != nil {
 		l.sendEstablishmentReject(e.Cause)
 		l.failHandshake(e, false)
 		return e
@@ -454,6 +572,7 @@ func (l *Link) onComplete(pdu []byte) error {
 	h.completeIn = bytes.Clone(pdu)
 	if l.pol.PauseBeforeAccept {
 		l.state = StatePaused
+		l.start(TimerPause, l.cfg.Timers.Pause)
 		l.event(PeerAuthorized{SourceUserInfo: h.sourceUserInfo, TargetUserInfo: h.targetUserInfo, RSC: h.rsc, PeerClaims: h.peerClaims})
 		return nil
 	}
@@ -466,14 +585,19 @@ func (l *Link) onComplete(pdu []byte) error {
 	return nil
 }
 
-// processComplete is the responder's step 4. Checks in order: PDCP
-// deciphering and MAC-I (#7), decoding (#111), the Key_Est_Info (#111;
-// another suite #6), the user plane policy (#12), then the peer's token and
-// transcript signature (#6, #11).
-func (l *Link) processComplete(h *handshake, pdu []byte, p peerCheck) *Error {
+// processComplete is the responder's step 4. A PDU that fails PDCP
+// deciphering and MAC-I (wrong KNRP-sess ID, replayed COUNT, a reflected
+// SMC, noise) is discarded: an error wrapping ErrDiscarded, with the PDCP
+// state unchanged and the handshake still waiting. After the MAC-I
+// verified, failures are *Errors, in order: decoding (#111), the
+// Key_Est_Info (#111; another suite #6), the user plane policies (#12),
+// the peer's token and transcript signature (#6, #11), then
+// (establishment) whether this side serves the source, target and RSC of
+// the REQUEST (#1, #11; authorizeRequest).
+func (l *Link) processComplete(h *handshake, pdu []byte, p peerCheck) error {
 	payload, err := h.ctx.Unprotect(nil, lcidSRB1, pdu)
 	if err != nil {
-		return failWrap(msg.CauseIntegrityFailure, ErrIntegrity, "SECURITY MODE COMPLETE", err)
+		return discardFailure("SECURITY MODE COMPLETE that does not verify", failWrap(msg.CauseIntegrityFailure, ErrIntegrity, "SECURITY MODE COMPLETE", err))
 	}
 	var c msg.DirectLinkSecurityModeComplete
 	if err := c.UnmarshalBinary(payload); err != nil {
@@ -512,6 +636,11 @@ func (l *Link) processComplete(h *handshake, pdu []byte, p peerCheck) *Error {
 		return e
 	}
 	h.peerClaims = claims
+	if !h.rekey {
+		if e := l.authorizeRequest(h); e != nil {
+			return e
+		}
+	}
 	var lsbs uint16
 	if c.KNRPIDLSBs != nil {
 		lsbs = *c.KNRPIDLSBs
@@ -545,7 +674,9 @@ func (l *Link) checkPeer(suite msg.Suite, f msg.TokenFormat, raw, sigInput, sig 
 }
 
 // Accept sends the ESTABLISHMENT ACCEPT of a paused responder (state
-// paused, after PeerAuthorized) and establishes the link.
+// paused, after PeerAuthorized) and establishes the link. A paused
+// responder waits at most Timers.Pause (TimerPause): then it rejects the
+// initiator with #4 and wipes its keys, as Reject would.
 func (l *Link) Accept(now time.Time, p AcceptParams) error {
 	l.now = now
 	if l.state != StatePaused {

@@ -475,8 +475,8 @@ func TestConfigValidate(t *testing.T) {
 }
 
 // A re-authentication that fails ends the link on both sides: the
-// requester answers a bad SMC with a SECURITY MODE REJECT, the responder
-// answers a bad COMPLETE with a RELEASE REQUEST.
+// requester answers a bad SMC, the responder a bad COMPLETE, with a
+// protected RELEASE REQUEST carrying the cause.
 func TestRekeyReauthFailures(t *testing.T) {
 	for _, bad := range []string{"responder token revoked", "requester token revoked"} {
 		t.Run(bad, func(t *testing.T) {

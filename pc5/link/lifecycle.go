@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/prosesec/prosesec/pc5/msg"
-	"github.com/prosesec/prosesec/pc5/sec"
 )
 
 // Rekeying (notes §2.2, [INFERRED]; message layouts PROVISIONAL in pc5/msg):
@@ -133,16 +132,18 @@ func (l *Link) onRekeyRequest(payload []byte, m *msg.DirectLinkRekeyingRequest) 
 	return nil
 }
 
-// onRekeyCommand: the requester receives the SMC of its rekeying.
+// onRekeyCommand: the requester receives the SMC of its rekeying. A PDU
+// that fails before its MAC-I verifies is discarded (the rekeying waits
+// on, under TimerRekeying); a failure after it releases the link with the
+// cause in a protected RELEASE REQUEST (no bare SECURITY MODE REJECT: an
+// established link is ended only by protected messages).
 func (l *Link) onRekeyCommand(pdu []byte) error {
 	h := l.rk
-	if hdr, _, err := sec.ParsePDU(pdu, snSize, true); err == nil && hdr.SessID.MSB() != h.msb {
-		return discard("SECURITY MODE COMMAND under KNRP-sess ID %v, the rekeying uses MSB %#02x", hdr.SessID, h.msb)
-	}
-	complete, e := l.processCommand(h, pdu, peerCheck{wantSub: l.peerUserInfo, role: l.pol.PeerRole, rsc: l.rsc})
-	if e != nil {
-		l.sendSecurityModeReject(e.Cause)
-		l.closeLink(e.Cause, e, false)
+	complete, err := l.processCommand(h, pdu, peerCheck{wantSub: l.peerUserInfo, role: l.pol.PeerRole, rsc: l.rsc})
+	if e, ok := asFailure(err); !ok {
+		return err
+	} else if e != nil {
+		l.startRelease(e.Cause, e)
 		return e
 	}
 	h.smcDone = true
@@ -154,10 +155,16 @@ func (l *Link) onRekeyCommand(pdu []byte) error {
 	return nil
 }
 
-// onRekeyComplete: the responder of a rekeying receives the COMPLETE.
+// onRekeyComplete: the responder of a rekeying receives the COMPLETE. A
+// PDU that does not decipher and verify under the new context (a reflected
+// SMC, a forgery carrying the new KNRP-sess ID) is discarded; a failure
+// after it releases the link.
 func (l *Link) onRekeyComplete(pdu []byte) error {
 	h := l.rk
-	if e := l.processComplete(h, pdu, peerCheck{wantSub: l.peerUserInfo, role: l.pol.PeerRole, rsc: l.rsc}); e != nil {
+	err := l.processComplete(h, pdu, peerCheck{wantSub: l.peerUserInfo, role: l.pol.PeerRole, rsc: l.rsc})
+	if e, ok := asFailure(err); !ok {
+		return err
+	} else if e != nil {
 		h.wipe()
 		l.rk = nil
 		l.startRelease(e.Cause, e)

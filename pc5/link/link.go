@@ -59,7 +59,7 @@ type Link struct {
 }
 
 // timerOrder lists the timers in the order Tick fires them.
-var timerOrder = [...]Timer{T5080, TimerSecurityMode, TimerRekeying, T5087, T5085, T5084, TimerTokenExpiry, TimerTokenRefresh}
+var timerOrder = [...]Timer{T5080, TimerSecurityMode, TimerPause, TimerRekeying, T5087, T5085, T5084, TimerTokenExpiry, TimerTokenRefresh}
 
 type timerSlot struct {
 	armed    bool
@@ -82,6 +82,7 @@ type handshake struct {
 	rekey, reauth bool
 	requester     bool // this side sent the (establishment or rekeying) request
 	smcDone       bool // requester: the SMC was accepted and the COMPLETE sent
+	smcResends    int  // responder: SMCs resent for a repeated REQUEST
 
 	suite     msg.Suite
 	eph       *ephemeral
@@ -295,15 +296,15 @@ func (l *Link) stepSRB1(data []byte) error {
 		if err := m.UnmarshalBinary(data); err != nil {
 			return discard("%v", err)
 		}
-		e := &Error{Cause: m.Cause, Err: fmt.Errorf("%w: SECURITY MODE REJECT with %v", ErrPeerRejected, m.Cause)}
-		switch {
-		case l.state == StateCommandSent:
-			l.failHandshake(e, true)
-		case l.state == StateEstablished && l.rk != nil && !l.rk.requester:
-			l.closeLink(m.Cause, e, true)
-		default:
+		// Only a handshake in progress takes the bare, unauthenticated
+		// reject (as in 3GPP); an established link, also while it rekeys,
+		// discards it: a rekeying fails only through a protected RELEASE
+		// REQUEST on SL-SRB2.
+		if l.state != StateCommandSent {
 			return discard("SECURITY MODE REJECT in state %v", l.state)
 		}
+		e := &Error{Cause: m.Cause, Err: fmt.Errorf("%w: SECURITY MODE REJECT with %v", ErrPeerRejected, m.Cause)}
+		l.failHandshake(e, true)
 		return e
 	}
 	switch l.state {
@@ -562,6 +563,12 @@ func (l *Link) expire(t Timer, s *timerSlot) {
 		l.failHandshake(fail(causeT5080Exhausted, ErrTimeout, "no SECURITY MODE COMMAND after %d ESTABLISHMENT REQUESTs", 1+tm.T5080Retransmissions), false)
 	case TimerSecurityMode:
 		l.expireSecurityMode(s)
+	case TimerPause:
+		if l.state != StatePaused {
+			return
+		}
+		l.sendEstablishmentReject(causePauseExpired)
+		l.failHandshake(fail(causePauseExpired, ErrTimeout, "paused for %s without Accept or Reject", tm.Pause), false)
 	case TimerRekeying:
 		if l.state != StateEstablished || l.rk == nil || !l.rk.requester || l.rk.smcDone {
 			return

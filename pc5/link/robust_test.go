@@ -6,16 +6,19 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/prosesec/prosesec/pc5/msg"
 	"github.com/prosesec/prosesec/token"
 )
 
 // Every handshake message truncated at every length and garbled at every
-// octet: never a panic, never Established on the receiving side, and a
-// rejection with a cause from the allowed set (#111 or #7 for truncation;
-// any check's cause for garbling, since a garbled field may fail a check
-// before the MAC).
+// octet: never a panic, never Established on the receiving side, and
+// either a rejection with a cause from the allowed set (a check after the
+// MAC-I: #111 or #7 for truncation, any check's cause for garbling), or a
+// discard (a PDU that fails before its MAC-I verifies, or whose type octet
+// changed), after which the timers end both sides locally with no context
+// left.
 func TestTruncatedAndGarbled(t *testing.T) {
 	w := newWorld(t, 200)
 	src := w.newParty(nameSource, msg.SignatureEd25519, token.RoleUse, 1)
@@ -70,12 +73,33 @@ func TestTruncatedAndGarbled(t *testing.T) {
 					}
 				}
 			}
-			// Otherwise the receiver discarded it (the ACCEPT by PDCP, or
-			// any message whose type octet changed): the handshake then
-			// times out.
-			discarded := len(pr.errs[receiver]) > 0 && errors.Is(pr.errs[receiver][0], ErrDiscarded)
-			if !rejected && !discarded {
-				t.Fatalf("%s %s: not rejected (states %v %v, errs %v %v)", names[idx], what, pr.i.State(), pr.p.State(), pr.errs[0], pr.errs[1])
+			if rejected {
+				return
+			}
+			// Otherwise a side discarded a PDU: the receiver (the ACCEPT
+			// by PDCP, a SMC or COMPLETE that fails before its MAC-I, any
+			// message whose type octet changed), or the initiator (the SMC
+			// answering a garbled REQUEST: different transcripts, so its
+			// MAC-I fails). The handshake then times out.
+			discarded := false
+			for s := 0; s < 2; s++ {
+				discarded = discarded || len(pr.errs[s]) > 0 && errors.Is(pr.errs[s][0], ErrDiscarded)
+			}
+			if !discarded {
+				t.Fatalf("%s %s: neither rejected nor discarded (states %v %v, errs %v %v)", names[idx], what, pr.i.State(), pr.p.State(), pr.errs[0], pr.errs[1])
+			}
+			// The genuine retransmissions (only the first copy was
+			// garbled) may still complete the handshake; otherwise both
+			// sides end with nothing kept.
+			pr.advance(40*time.Second, 8*time.Second)
+			if pr.i.State() == StateEstablished && pr.p.State() == StateEstablished {
+				pr.exchangeData(1)
+				return
+			}
+			for s := 0; s < 2; s++ {
+				if l := pr.side(s); l.State() != StateClosed || l.Context() != nil || l.hs != nil {
+					t.Fatalf("%s %s: side %d in state %v after the timers (context kept: %v)", names[idx], what, s, l.State(), l.Context() != nil)
+				}
 			}
 		}
 		for n := 1; n < len(full); n++ {
