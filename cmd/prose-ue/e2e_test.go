@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMultiProcess runs the whole of Solution #4 with real binaries: prose-as
+// serve (plain HTTP on loopback), three UEs registered with prose-as admin
+// and provisioned with prose-ue, then the AS stopped and a relay, a target and
+// a source run as three prose-ue processes on the UDP loopback medium; the
+// source pings the target through the relay.
+func TestMultiProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs binaries")
+	}
+	bin := t.TempDir()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	for _, p := range []string{"prose-as", "prose-ue"} {
+		b := exec.Command(goTool, "build", "-o", filepath.Join(bin, p), "../"+p)
+		if out, err := b.CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", p, err, out)
+		}
+	}
+	asBin, ueBin := filepath.Join(bin, "prose-as"), filepath.Join(bin, "prose-ue")
+	work := t.TempDir()
+	must := func(name string, args ...string) string {
+		t.Helper()
+		out, err := exec.Command(name, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %q: %v\n%s", filepath.Base(name), args, err, out)
+		}
+		return string(out)
+	}
+
+	// The AS.
+	data := filepath.Join(work, "as")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	as := start(t, asBin, "serve", "--data-dir", data, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--insecure-http")
+	var addr []byte
+	for i := 0; i < 200; i++ {
+		if addr, err = os.ReadFile(filepath.Join(data, "listen.addr")); err == nil && len(bytes.TrimSpace(addr)) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("prose-as did not start: %v\n%s", err, as.out.String())
+	}
+	issuer := "http://" + strings.TrimSpace(string(addr))
+	ues := []struct{ dir, name, grant string }{
+		{"s1", "ue-source-00001", "use:00002a"},
+		{"t1", "ue-target-00001", "use:00002a"},
+		{"r1", "ue-relay-000001", "serve:00002a"},
+	}
+	for _, u := range ues {
+		dir, pub := filepath.Join(work, u.dir), filepath.Join(work, u.dir+".pub.pem")
+		must(ueBin, "keygen", "--cache-dir", dir, "--pub-out", pub)
+		must(asBin, "admin", "ue", "add", "--data-dir", data, "--id", u.name, "--public-key", pub, "--grant", u.grant)
+		if out := must(ueBin, "provision", "--cache-dir", dir, "--issuer", issuer, "--client-id", u.name); !strings.Contains(out, "provisioned "+u.name) {
+			t.Fatalf("provision: %s", out)
+		}
+	}
+	as.stop(t)
+	if out := must(ueBin, "status", "--cache-dir", filepath.Join(work, "r1")); !strings.Contains(out, "offline:      ready") {
+		t.Fatalf("status:\n%s", out)
+	}
+
+	// Out of coverage.
+	ports := freeUDPPorts(t, 3)
+	peer := func(id string, p int) string { return fmt.Sprintf("%s=127.0.0.1:%d", id, p) }
+	listen := func(p int) string { return fmt.Sprintf("127.0.0.1:%d", p) }
+	relayP := start(t, ueBin, "run", "--cache-dir", filepath.Join(work, "r1"), "--role", "relay", "--l2", "10",
+		"--listen", listen(ports[0]), "--peer", peer("1", ports[1]), "--peer", peer("21", ports[2]))
+	targetP := start(t, ueBin, "run", "--cache-dir", filepath.Join(work, "t1"), "--role", "target", "--l2", "21",
+		"--listen", listen(ports[2]), "--peer", peer("10", ports[0]))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	src := exec.CommandContext(ctx, ueBin, "run", "--cache-dir", filepath.Join(work, "s1"), "--role", "source", "--l2", "1",
+		"--listen", listen(ports[1]), "--peer", peer("10", ports[0]), "--target", "ue-target-00001", "--ping", "3", "--interval", "2s")
+	out, err := src.CombinedOutput()
+	relayP.stop(t)
+	targetP.stop(t)
+	t.Logf("source:\n%s\nrelay:\n%s\ntarget:\n%s", out, relayP.out.String(), targetP.out.String())
+	if err != nil {
+		t.Fatalf("source: %v", err)
+	}
+	for _, want := range []string{"relay ue-relay-000001 (000010) selected", "established (NEA2/NIA2)",
+		"target ue-target-00001 at fd50:4300:10::21", "icmp_seq=3", "3 packets transmitted, 3 received, 0% packet loss"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("source output lacks %q", want)
+		}
+	}
+	if !strings.Contains(relayP.out.String(), "forwarded 6,") {
+		t.Errorf("relay did not forward 6 packets")
+	}
+	if !strings.Contains(targetP.out.String(), "echo request seq=3 from fd50:4300:10::1") {
+		t.Errorf("target did not see the echo requests")
+	}
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(name, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// stop ends the process with SIGTERM (graceful shutdown), then SIGKILL.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func freeUDPPorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var conns []net.PacketConn
+	for range n {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		ports = append(ports, c.LocalAddr().(*net.UDPAddr).Port)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	return ports
+}
