@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prosesec/prosesec/sim"
+)
+
+func TestDefaultScenario(t *testing.T) {
+	var log bytes.Buffer
+	res, err := sim.Run(context.Background(), sim.Options{Seed: 1, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Checks) < 20 {
+		t.Fatalf("only %d checks", len(res.Checks))
+	}
+	attacks := 0
+	for _, c := range res.Checks {
+		if !c.Pass {
+			t.Errorf("check %q failed: expected %s, observed %s", c.Name, c.Expected, c.Observed)
+		}
+		if c.Phase == "attack" {
+			attacks++
+		}
+	}
+	if attacks != 8 {
+		t.Errorf("%d attack checks, want 8", attacks)
+	}
+	for _, want := range []string{"Phase 1", "Phase 2", "Phase 3", "Phase 4", "PROSE DIRECT LINK ESTABLISHMENT REQUEST"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("narrative lacks %q", want)
+		}
+	}
+	// No key material in the narrative: no PEM, no token octets.
+	if strings.Contains(log.String(), "PRIVATE KEY") {
+		t.Error("narrative shows a private key")
+	}
+}
+
+func TestOut(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if rc := run([]string{"--seed", "3", "--quiet", "--out", dir}, &stdout, &stderr); rc != 0 {
+		t.Fatalf("rc %d, stderr %s\n%s", rc, stderr.String(), stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "checks passed") {
+		t.Fatalf("no summary table:\n%s", stdout.String())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		Seed   uint64      `json:"seed"`
+		Passed bool        `json:"passed"`
+		Checks []sim.Check `json:"checks"`
+		Runs   []string    `json:"runs"`
+		Frames int         `json:"frames"`
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Passed || sum.Seed != 3 || len(sum.Checks) == 0 || sum.Frames == 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	for _, c := range sum.Checks {
+		if !c.Pass || c.Expected == "" || c.Observed == "" {
+			t.Errorf("check %+v", c)
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, "trace.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var frames []sim.Frame
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var fr sim.Frame
+		if err := json.Unmarshal(sc.Bytes(), &fr); err != nil {
+			t.Fatalf("trace line %q: %v", sc.Text(), err)
+		}
+		if fr.From == "" || fr.To == "" || fr.Message == "" || fr.Size == 0 {
+			t.Errorf("incomplete frame %+v", fr)
+		}
+		frames = append(frames, fr)
+	}
+	if len(frames) != sum.Frames {
+		t.Fatalf("trace has %d frames, summary says %d", len(frames), sum.Frames)
+	}
+	h, err := os.ReadFile(filepath.Join(dir, "sequence.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(h)
+	for _, fetch := range []string{"src=", "href=", "<script", "@import", "url(", "<link"} {
+		if strings.Contains(page, fetch) {
+			t.Errorf("sequence.html may fetch something: %q", fetch)
+		}
+	}
+	if n := strings.Count(page, "<circle"); n != len(frames) {
+		t.Errorf("sequence.html draws %d messages, want %d", n, len(frames))
+	}
+	for _, run := range sum.Runs {
+		if !strings.Contains(page, "<h2>"+html.EscapeString(run)+"</h2>") {
+			t.Errorf("sequence.html lacks run %q", run)
+		}
+	}
+	if !strings.Contains(page, `class="rej"`) {
+		t.Error("no reject highlighted")
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if rc := run([]string{"--help"}, &stdout, &stderr); rc != 0 {
+		t.Fatalf("rc %d", rc)
+	}
+	if !strings.Contains(stderr.String(), "Examples:") || !strings.Contains(stderr.String(), "-seed") || !strings.Contains(stderr.String(), strings.Join(sim.AttackNames, ", ")) {
+		t.Fatalf("help:\n%s", stderr.String())
+	}
+	if rc := run([]string{"extra"}, &stdout, &stderr); rc != 2 {
+		t.Fatalf("rc %d for a stray argument", rc)
+	}
+}
+
+// TestSeedDeterministic: the PC5 part of a run depends on the seed only
+// (the AS keys are random, but every size and time is the same).
+func TestSeedDeterministic(t *testing.T) {
+	a, err := sim.Run(context.Background(), sim.Options{Seed: 42})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sim.Run(context.Background(), sim.Options{Seed: 42})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Frames) != len(b.Frames) {
+		t.Fatalf("%d frames, then %d", len(a.Frames), len(b.Frames))
+	}
+	for i := range a.Frames {
+		if a.Frames[i] != b.Frames[i] {
+			t.Fatalf("frame %d: %+v, then %+v", i, a.Frames[i], b.Frames[i])
+		}
+	}
+}
+
+func TestScaleRun(t *testing.T) {
+	res, err := sim.Run(context.Background(), sim.Options{Seed: 5, Pairs: 4, Packets: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale := 0
+	for _, c := range res.Checks {
+		if !c.Pass {
+			t.Errorf("check %q failed: expected %s, observed %s", c.Name, c.Expected, c.Observed)
+		}
+		if c.Phase == "scale" {
+			scale++
+		}
+	}
+	if scale != 3 {
+		t.Fatalf("%d scale checks, want 3", scale)
+	}
+	if _, err := sim.Run(context.Background(), sim.Options{Pairs: sim.MaxPairs + 1}); err == nil {
+		t.Fatal("too many pairs accepted")
+	}
+}
+
+func TestExitCodeOnFailure(t *testing.T) {
+	defer func(f func(context.Context, sim.Options) (*sim.Result, error)) { runSim = f }(runSim)
+	runSim = func(context.Context, sim.Options) (*sim.Result, error) {
+		return &sim.Result{Checks: []sim.Check{
+			{Phase: "attack", Name: "a", Expected: "rejected", Observed: "rejected", Pass: true},
+			{Phase: "attack", Name: "b", Expected: "rejected", Observed: "established", Pass: false},
+		}}, nil
+	}
+	var stdout, stderr bytes.Buffer
+	if rc := run(nil, &stdout, &stderr); rc != 1 {
+		t.Fatalf("rc %d, want 1", rc)
+	}
+	if !strings.Contains(stdout.String(), "FAIL") || !strings.Contains(stdout.String(), "1/2 checks passed") {
+		t.Fatalf("table:\n%s", stdout.String())
+	}
+}

@@ -1,0 +1,359 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/prosesec/prosesec/discovery"
+	"github.com/prosesec/prosesec/pc5/link"
+	"github.com/prosesec/prosesec/pc5/medium"
+	"github.com/prosesec/prosesec/pc5/msg"
+	"github.com/prosesec/prosesec/pc5/node"
+	"github.com/prosesec/prosesec/relay"
+	"github.com/prosesec/prosesec/token"
+)
+
+// Layer-2 IDs of the simulated UEs.
+const (
+	relayID  = medium.L2ID(0x000010)
+	sourceID = medium.L2ID(0x000001)
+	targetID = medium.L2ID(0x000021)
+)
+
+// Frame is one PC5 frame sent on the medium, as written to trace.jsonl. It
+// never holds payload octets, only their size.
+type Frame struct {
+	Run      string  `json:"run"`
+	T        float64 `json:"t"` // virtual seconds since the run started
+	From     string  `json:"from"`
+	To       string  `json:"to"`
+	LCID     uint8   `json:"lcid"`
+	Message  string  `json:"message"`
+	Size     int     `json:"size"`
+	Dropped  string  `json:"dropped,omitempty"`
+	Rejected bool    `json:"reject,omitempty"`
+}
+
+// party is one end UE or relay in a PC5 run.
+type party struct {
+	name string
+	cfg  *link.Config
+	rscs []token.RSC // use RSCs (end UE) or serve RSCs (relay) of its token
+}
+
+// pc5Run is one isolated offline run: a fresh in-memory medium on its own
+// virtual clock with a relay, a target and a source.
+type pc5Run struct {
+	name   string
+	start  time.Time
+	clock  *medium.Clock
+	mem    *medium.Mem
+	names  map[medium.L2ID]string
+	frames []Frame
+	relay  *relay.Relay
+	log    io.Writer // narrates the signalling frames
+	// maxLinks overrides the relay's MaxLinks (0: default); read when the
+	// relay is added.
+	maxLinks int
+}
+
+type endUE struct {
+	id     medium.L2ID
+	name   string
+	ep     *node.Endpoint
+	drv    *node.MemDriver
+	events []link.Event
+	got    int
+	echo   bool
+	disc   *discovery.Discoverer
+	dcore  *discCore
+}
+
+// tamper, if set, rewrites frames before the relay sees them (an attacker
+// on the air between source and relay).
+type tamper func(f medium.Frame) medium.Frame
+
+type tamperCore struct {
+	node.Core
+	fn tamper
+}
+
+func (c tamperCore) HandleFrame(now time.Time, f medium.Frame) { c.Core.HandleFrame(now, c.fn(f)) }
+
+// discCore multiplexes discovery (on discovery.LCIDDiscovery) with a PC5
+// core on one port: discovery frames go to handle, and what it answers is
+// sent with the core's own frames.
+type discCore struct {
+	node.Core
+	handle  func(discovery.Incoming, time.Time) []discovery.Outgoing
+	pending []medium.Frame
+	buf     []medium.Frame
+}
+
+func (c *discCore) HandleFrame(now time.Time, f medium.Frame) {
+	if f.LCID != discovery.LCIDDiscovery {
+		c.Core.HandleFrame(now, f)
+		return
+	}
+	if in, err := discovery.Decode(f); err == nil {
+		c.queue(c.handle(in, now))
+	}
+}
+
+// attach routes the driver's frames beyond the PC5 LCIDs (which
+// node.MemDriver hands to Other) into c.
+func (c *discCore) attach(drv *node.MemDriver) {
+	drv.Other = func(f medium.Frame) { drv.Do(func(now time.Time) { c.HandleFrame(now, f) }) }
+}
+
+func (c *discCore) queue(outs []discovery.Outgoing) {
+	for _, o := range outs {
+		if f, err := o.Frame(); err == nil {
+			c.pending = append(c.pending, f)
+		}
+	}
+}
+
+func (c *discCore) Outbox() []medium.Frame {
+	c.buf = append(c.buf[:0], c.Core.Outbox()...)
+	c.buf = append(c.buf, c.pending...)
+	c.pending = c.pending[:0]
+	return c.buf
+}
+
+func seeded(seed uint64, salt string) *rand.ChaCha8 {
+	var s [32]byte
+	binary.LittleEndian.PutUint64(s[:], seed)
+	copy(s[8:], salt)
+	return rand.NewChaCha8(s)
+}
+
+func newRun(name string, start time.Time, seed uint64) (*pc5Run, error) {
+	r := &pc5Run{name: name, start: start, clock: medium.NewClock(start), names: map[medium.L2ID]string{}}
+	var err error
+	r.mem, err = medium.NewMem(medium.MemConfig{Clock: r.clock, Seed: seed, Default: medium.DefaultLink(), Trace: r.trace})
+	return r, err
+}
+
+func (r *pc5Run) trace(ev medium.TraceEvent) {
+	if ev.Kind != medium.TraceSend && ev.Kind != medium.TraceDrop {
+		return
+	}
+	f := Frame{
+		Run: r.name, T: ev.Time.Sub(r.start).Seconds(),
+		From: r.names[ev.Frame.Src], To: r.names[ev.To], LCID: ev.Frame.LCID,
+		Size: len(ev.Frame.Payload),
+	}
+	if ev.To == medium.Broadcast {
+		f.To = "broadcast"
+	} else if f.To == "" {
+		f.To = fmt.Sprintf("%06x", uint32(ev.To))
+	}
+	f.Message, f.Rejected = describe(ev.Frame)
+	if ev.Kind == medium.TraceDrop {
+		f.Dropped = fmt.Sprint(ev.Reason)
+	}
+	r.frames = append(r.frames, f)
+	if r.log != nil && (f.LCID < 4 || f.LCID == discovery.LCIDDiscovery) {
+		note := ""
+		if f.Dropped != "" {
+			note = " DROPPED (" + f.Dropped + ")"
+		}
+		fmt.Fprintf(r.log, "      t=%7.3fs  %-18s -> %-18s %s (LCID %d, %d octets)%s\n", f.T, f.From, f.To, f.Message, f.LCID, f.Size, note)
+	}
+}
+
+// describe names a frame's message: the PC5-S message type on SL-SRB0
+// (sent in the clear), otherwise the kind of protected PDU.
+func describe(f medium.Frame) (string, bool) {
+	switch {
+	case f.LCID == discovery.LCIDDiscovery:
+		m, _ := discovery.Parse(f.Payload)
+		switch m.(type) {
+		case *discovery.Solicitation:
+			return "DISCOVERY SOLICITATION (Model B)", false
+		case *discovery.Response:
+			return "DISCOVERY RESPONSE (Model B)", false
+		case *discovery.Announcement:
+			return "DISCOVERY ANNOUNCEMENT (Model A)", false
+		}
+		return "undecodable discovery message", false
+	case f.LCID == 0:
+		m, err := msg.Parse(f.Payload)
+		if err != nil {
+			return "undecodable PC5-S", false
+		}
+		t := m.MessageType()
+		s := t.String()
+		rej := false
+		switch m.(type) {
+		case *msg.DirectLinkEstablishmentReject, *msg.DirectLinkSecurityModeReject:
+			rej = true
+		}
+		return s, rej
+	case f.LCID <= 3:
+		// A SECURITY MODE REJECT travels unprotected on SL-SRB1.
+		if m, err := msg.Parse(f.Payload); err == nil {
+			if _, ok := m.(*msg.DirectLinkSecurityModeReject); ok {
+				return m.MessageType().String(), true
+			}
+		}
+		return fmt.Sprintf("protected PC5-S (SL-SRB%d)", f.LCID), false
+	default:
+		return "IP packet (PDCP)", false
+	}
+}
+
+// addRelay attaches a relay. With disc, it runs discovery (Model B) and
+// finds hop-2 targets through it; without, it looks them up by name.
+func (r *pc5Run) addRelay(p party, tm tamper, disc bool) error {
+	var dr *discovery.Relay
+	if disc {
+		var err error
+		dr, err = discovery.NewRelay(discovery.RelayConfig{UserInfo: p.cfg.LocalUserInfo, RSCs: p.rscs})
+		if err != nil {
+			return err
+		}
+	}
+	cfg := relay.Config{
+		Self: relayID, Link: p.cfg, RSCs: []token.RSC{DefaultRSC},
+		Lookup: func(_ token.RSC, ui []byte, _ time.Time) (medium.L2ID, bool) {
+			for id, n := range r.names {
+				if n == string(ui) && id != relayID {
+					return id, true
+				}
+			}
+			return 0, false
+		},
+	}
+	if dr != nil {
+		cfg.Lookup = dr.Lookup
+	}
+	cfg.MaxLinks = r.maxLinks
+	rl, err := relay.New(cfg)
+	if err != nil {
+		return err
+	}
+	port, err := r.mem.AttachPort(relayID)
+	if err != nil {
+		return err
+	}
+	r.names[relayID] = p.name
+	r.relay = rl
+	var core node.Core = rl
+	var dc *discCore
+	if dr != nil {
+		dc = &discCore{Core: rl, handle: dr.Handle}
+		core = dc
+	}
+	if tm != nil {
+		core = tamperCore{Core: core, fn: tm}
+	}
+	drv := node.Mem(port, r.clock, core)
+	if dc != nil {
+		dc.attach(drv)
+	}
+	return nil
+}
+
+// addUE attaches an end UE, with a discoverer if disc.
+func (r *pc5Run) addUE(p party, id medium.L2ID, echo, disc bool) (*endUE, error) {
+	u := &endUE{id: id, name: p.name, echo: echo}
+	ep, err := node.NewEndpoint(node.EndpointConfig{
+		Self: id, Link: p.cfg, RSC: DefaultRSC,
+		Deliver: func(_ medium.L2ID, lcid uint8, pkt []byte) {
+			u.got++
+			if u.echo && len(pkt) >= 40 {
+				e := bytes.Clone(pkt)
+				copy(e[8:24], pkt[24:40])
+				copy(e[24:40], pkt[8:24])
+				_ = u.ep.Send(lcid, e)
+			}
+		},
+		OnEvent: func(_ medium.L2ID, ev link.Event) { u.events = append(u.events, ev) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	port, err := r.mem.AttachPort(id)
+	if err != nil {
+		return nil, err
+	}
+	r.names[id] = p.name
+	u.ep = ep
+	var core node.Core = ep
+	if disc {
+		if u.disc, err = discovery.NewDiscoverer(discovery.DiscovererConfig{UserInfo: p.cfg.LocalUserInfo, UseRSCs: p.rscs}); err != nil {
+			return nil, err
+		}
+		u.dcore = &discCore{Core: ep, handle: u.disc.Handle}
+		core = u.dcore
+	}
+	u.drv = node.Mem(port, r.clock, core)
+	if u.dcore != nil {
+		u.dcore.attach(u.drv)
+	}
+	return u, nil
+}
+
+func (u *endUE) connect(relayName, target string) error {
+	var err error
+	u.drv.Do(func(now time.Time) { err = u.ep.Connect(now, relayID, []byte(relayName), []byte(target)) })
+	return err
+}
+
+// solicit broadcasts a Model B solicitation for target.
+func (u *endUE) solicit(target string) error {
+	var err error
+	u.drv.Do(func(now time.Time) {
+		var o discovery.Outgoing
+		if o, err = u.disc.Solicit(DefaultRSC, []byte(target), now); err == nil {
+			u.dcore.queue([]discovery.Outgoing{o})
+		}
+	})
+	return err
+}
+
+func (u *endUE) send(pkt []byte) error {
+	var err error
+	u.drv.Do(func(time.Time) { err = u.ep.Send(4, pkt) })
+	return err
+}
+
+func (u *endUE) established() (link.Established, bool) {
+	for _, ev := range u.events {
+		if e, ok := ev.(link.Established); ok {
+			return e, true
+		}
+	}
+	return link.Established{}, false
+}
+
+func (u *endUE) rejected() (link.Rejected, bool) {
+	for _, ev := range u.events {
+		if e, ok := ev.(link.Rejected); ok {
+			return e, true
+		}
+	}
+	return link.Rejected{}, false
+}
+
+// ipv6 builds an IPv6 packet (next header 59) with n octets of payload.
+func ipv6(src, dst netip.Addr, n int, fill byte) []byte {
+	p := make([]byte, 40+n)
+	p[0] = 0x60
+	binary.BigEndian.PutUint16(p[4:], uint16(n))
+	p[6], p[7] = 59, 64
+	s, d := src.As16(), dst.As16()
+	copy(p[8:], s[:])
+	copy(p[24:], d[:])
+	for i := 40; i < len(p); i++ {
+		p[i] = fill + byte(i)
+	}
+	return p
+}

@@ -1,0 +1,182 @@
+package sim
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteDir writes summary.json, trace.jsonl and sequence.html into dir
+// (made if missing).
+func (res *Result) WriteDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	summary := struct {
+		Seed   uint64   `json:"seed"`
+		Passed bool     `json:"passed"`
+		Checks []Check  `json:"checks"`
+		Runs   []string `json:"runs"`
+		Frames int      `json:"frames"`
+	}{res.Seed, !res.Failed(), res.Checks, res.Runs, len(res.Frames)}
+	b, err := json.MarshalIndent(summary, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	var tr strings.Builder
+	enc := json.NewEncoder(&tr)
+	for _, f := range res.Frames {
+		if err := enc.Encode(f); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "trace.jsonl"), []byte(tr.String()), 0o644); err != nil {
+		return err
+	}
+	return res.writeHTML(filepath.Join(dir, "sequence.html"))
+}
+
+// writeHTML draws one message sequence chart per run as inline SVG; the
+// page fetches nothing.
+func (res *Result) writeHTML(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprint(w, `<!DOCTYPE html><html><head><meta charset="utf-8"><title>prose-sim sequence</title>
+<style>body{font-family:sans-serif;margin:1em}svg text{font-size:11px;font-family:monospace}
+line.rej{stroke:#c00}circle.rej,text.rej{fill:#c00}.drop{stroke:#999;stroke-dasharray:4}.pass{color:#070}.fail{color:#c00;font-weight:bold}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}</style></head><body>
+<h1>prose-sim message sequence</h1>
+`)
+	fmt.Fprintf(w, "<p>seed %d</p><table><tr><th>phase</th><th>check</th><th>expected</th><th>observed</th><th>result</th></tr>\n", res.Seed)
+	for _, c := range res.Checks {
+		cls, r := "pass", "pass"
+		if !c.Pass {
+			cls, r = "fail", "FAIL"
+		}
+		fmt.Fprintf(w, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class=%q>%s</td></tr>\n",
+			html.EscapeString(c.Phase), html.EscapeString(c.Name), html.EscapeString(c.Expected), html.EscapeString(c.Observed), cls, r)
+	}
+	fmt.Fprint(w, "</table>\n")
+	for _, run := range res.Runs {
+		var frames []Frame
+		var lanes []string
+		seen := map[string]bool{}
+		for _, fr := range res.Frames {
+			if fr.Run != run {
+				continue
+			}
+			frames = append(frames, fr)
+			for _, n := range []string{fr.From, fr.To} {
+				if !seen[n] {
+					seen[n] = true
+					lanes = append(lanes, n)
+				}
+			}
+		}
+		fmt.Fprintf(w, "<h2>%s</h2>\n", html.EscapeString(run))
+		for _, c := range res.Checks {
+			if c.Name == run {
+				cls := "pass"
+				if !c.Pass {
+					cls = "fail"
+				}
+				fmt.Fprintf(w, "<p class=%q>expected: %s; observed: %s</p>\n", cls, html.EscapeString(c.Expected), html.EscapeString(c.Observed))
+			}
+		}
+		if len(frames) == 0 {
+			fmt.Fprint(w, "<p>no frames</p>\n")
+			continue
+		}
+		orderLanes(lanes)
+		x := map[string]int{}
+		const dx, top, dy = 260, 40, 22
+		for i, n := range lanes {
+			x[n] = 120 + i*dx
+		}
+		width, height := 120+len(lanes)*dx, top+dy*(len(frames)+1)
+		fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d">`+"\n", width, height)
+		for _, n := range lanes {
+			fmt.Fprintf(w, `<text x="%d" y="20" text-anchor="middle">%s</text><line x1="%d" y1="28" x2="%d" y2="%d" stroke="#444"/>`+"\n",
+				x[n], html.EscapeString(n), x[n], x[n], height)
+		}
+		for i, fr := range frames {
+			y := top + dy*(i+1)
+			cls := ""
+			switch {
+			case fr.Rejected:
+				cls = ` class="rej"`
+			case fr.Dropped != "":
+				cls = ` class="drop"`
+			}
+			x1, x2 := x[fr.From], x[fr.To]
+			head := x2 - 6
+			if x2 < x1 {
+				head = x2 + 6
+			}
+			label := fmt.Sprintf("%s (LCID %d, %d B)", fr.Message, fr.LCID, fr.Size)
+			if fr.Dropped != "" {
+				label += " dropped: " + fr.Dropped
+			}
+			fmt.Fprintf(w, `<text x="4" y="%d">t=%.3fs</text><line%s x1="%d" y1="%d" x2="%d" y2="%d" stroke="#036"/><circle%s cx="%d" cy="%d" r="3" fill="#036"/><text%s x="%d" y="%d" text-anchor="middle">%s</text>`+"\n",
+				y, fr.T, cls, x1, y, x2, y, cls, head, y, cls, (x1+x2)/2, y-4, html.EscapeString(label))
+		}
+		fmt.Fprint(w, "</svg>\n")
+	}
+	fmt.Fprint(w, "</body></html>\n")
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// orderLanes puts sources left, relays in the middle, targets right.
+func orderLanes(l []string) {
+	rank := func(n string) int {
+		switch {
+		case strings.Contains(n, "source"):
+			return 0
+		case strings.Contains(n, "relay"):
+			return 1
+		case strings.Contains(n, "target"):
+			return 2
+		}
+		return 3
+	}
+	for i := 1; i < len(l); i++ {
+		for j := i; j > 0 && rank(l[j]) < rank(l[j-1]); j-- {
+			l[j], l[j-1] = l[j-1], l[j]
+		}
+	}
+}
+
+// WriteTable writes the summary table: one row per check, then a count.
+func (res *Result) WriteTable(w io.Writer) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "== Summary")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PHASE\tCHECK\tEXPECTED\tOBSERVED\tRESULT")
+	pass := 0
+	for _, c := range res.Checks {
+		r := "FAIL"
+		if c.Pass {
+			r, pass = "pass", pass+1
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Phase, c.Name, c.Expected, c.Observed, r)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d/%d checks passed, %d PC5 frames in %d runs, %v wall time\n",
+		pass, len(res.Checks), len(res.Frames), len(res.Runs), res.Duration.Round(1e6))
+}
