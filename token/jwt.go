@@ -7,8 +7,8 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -46,6 +46,13 @@ type jwtStatusRef struct {
 
 // jwkOfKey returns the JWK of a confirmation key.
 func jwkOfKey(pub crypto.PublicKey) (*jwkJSON, error) {
+	// Fast path: a P-256 key whose encoding (which validates the point)
+	// succeeds is exactly what publicKey would accept.
+	if k, ok := pub.(*ecdsa.PublicKey); ok && k != nil && k.Curve != nil && k.X != nil && k.Y != nil && k.Curve.Params() == elliptic.P256().Params() {
+		if b, err := k.Bytes(); err == nil && len(b) == 65 {
+			return &jwkJSON{Kty: "EC", Crv: "P-256", X: b64.EncodeToString(b[1:33]), Y: b64.EncodeToString(b[33:])}, nil
+		}
+	}
 	k, _, err := publicKey(pub)
 	if err != nil {
 		return nil, fmt.Errorf("token: cnf: %v", err)
@@ -96,53 +103,87 @@ func (j *jwkJSON) publicKey() (crypto.PublicKey, error) {
 	return nil, errorf(ErrMalformed, "cnf JWK kty %q crv %q not supported, want EC/P-256 or OKP/Ed25519", j.Kty, j.Crv)
 }
 
-// encodeJWTClaims writes the JWT claims set of c.
+// encodeJWTClaims writes the JWT claims set of c: the members, order and
+// escaping encoding/json writes for the jwt* structs of this file, written
+// directly (TestEncodeJWTClaimsMatchesEncodingJSON checks the equivalence).
 func encodeJWTClaims(c *Claims, issuer string) ([]byte, error) {
-	out := struct {
-		Iss      string     `json:"iss"`
-		Sub      string     `json:"sub,omitempty"`
-		Aud      any        `json:"aud,omitempty"`
-		ClientID string     `json:"client_id,omitempty"`
-		Iat      *int64     `json:"iat,omitempty"`
-		Nbf      *int64     `json:"nbf,omitempty"`
-		Exp      *int64     `json:"exp"`
-		Jti      string     `json:"jti,omitempty"`
-		Scope    string     `json:"scope,omitempty"`
-		Cnf      *jwtCnf    `json:"cnf,omitempty"`
-		Status   *jwtStatus `json:"status,omitempty"`
-	}{
-		Iss:      issuer,
-		Sub:      c.Subject,
-		ClientID: c.ClientID,
-		Iat:      numericDate(c.IssuedAt),
-		Nbf:      numericDate(c.NotBefore),
-		Exp:      numericDate(c.Expiry),
-		Jti:      c.ID,
-		Scope:    FormatScopes(c.Scopes),
+	b := make([]byte, 0, 512)
+	b = append(b, '{')
+	b = appendJSONMember(b, "iss", true)
+	b = appendJSONString(b, issuer)
+	if c.Subject != "" {
+		b = appendJSONMember(b, "sub", false)
+		b = appendJSONString(b, c.Subject)
 	}
 	switch len(c.Audience) {
 	case 0:
 	case 1:
-		out.Aud = c.Audience[0]
+		b = appendJSONMember(b, "aud", false)
+		b = appendJSONString(b, c.Audience[0])
 	default:
-		out.Aud = c.Audience
+		b = appendJSONMember(b, "aud", false)
+		b = append(b, '[')
+		for i, a := range c.Audience {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, a)
+		}
+		b = append(b, ']')
+	}
+	if c.ClientID != "" {
+		b = appendJSONMember(b, "client_id", false)
+		b = appendJSONString(b, c.ClientID)
+	}
+	if !c.IssuedAt.IsZero() {
+		b = appendJSONMember(b, "iat", false)
+		b = appendJSONInt(b, c.IssuedAt.Unix())
+	}
+	if !c.NotBefore.IsZero() {
+		b = appendJSONMember(b, "nbf", false)
+		b = appendJSONInt(b, c.NotBefore.Unix())
+	}
+	b = appendJSONMember(b, "exp", false)
+	if c.Expiry.IsZero() {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONInt(b, c.Expiry.Unix())
+	}
+	if c.ID != "" {
+		b = appendJSONMember(b, "jti", false)
+		b = appendJSONString(b, c.ID)
+	}
+	if scope := FormatScopes(c.Scopes); scope != "" {
+		b = appendJSONMember(b, "scope", false)
+		b = appendJSONString(b, scope)
 	}
 	if c.Confirmation != nil {
 		jwk, err := jwkOfKey(c.Confirmation)
 		if err != nil {
 			return nil, err
 		}
-		out.Cnf = &jwtCnf{JWK: jwk}
+		b = appendJSONMember(b, "cnf", false)
+		b = append(b, `{"jwk":{"kty":`...)
+		b = appendJSONString(b, jwk.Kty)
+		b = append(b, `,"crv":`...)
+		b = appendJSONString(b, jwk.Crv)
+		b = append(b, `,"x":`...)
+		b = appendJSONString(b, jwk.X)
+		if jwk.Y != "" {
+			b = append(b, `,"y":`...)
+			b = appendJSONString(b, jwk.Y)
+		}
+		b = append(b, "}}"...)
 	}
 	if c.Status != nil {
-		idx := c.Status.Index
-		out.Status = &jwtStatus{StatusList: &jwtStatusRef{Idx: &idx, URI: c.Status.URI}}
+		b = appendJSONMember(b, "status", false)
+		b = append(b, `{"status_list":{"idx":`...)
+		b = strconv.AppendUint(b, c.Status.Index, 10)
+		b = append(b, `,"uri":`...)
+		b = appendJSONString(b, c.Status.URI)
+		b = append(b, "}}"...)
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("token: encoding JWT claims: %v", err)
-	}
-	return b, nil
+	return append(b, '}'), nil
 }
 
 // jwsHeader is the subset of the JOSE header (RFC 7515 §4.1) read here.

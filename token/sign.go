@@ -7,12 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/asn1"
 	"fmt"
-	"math/big"
-
-	jose "github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/cryptosigner"
 )
 
 // NewSigner returns a Signer for issuer with key ID kid. The algorithm
@@ -34,14 +29,35 @@ func NewSigner(issuer, kid string, key crypto.Signer) (*Signer, error) {
 		return nil, fmt.Errorf("token: unsupported signing key type %T: want P-256 *ecdsa.PrivateKey or ed25519.PrivateKey", key)
 	}
 	s := &Signer{Issuer: issuer, KeyID: kid, Algorithm: alg, Key: key}
-	if err := s.check(); err != nil {
+	if err := s.checkFull(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// check validates a Signer, which callers may also build as a literal.
+// check validates a Signer, which callers may also build as a literal,
+// before each signature. A P-256 *ecdsa.PrivateKey with ES256 or an
+// Ed25519 key with EdDSA passes without re-validating its public point on
+// every call: the signing itself rejects an invalid ECDSA key.
 func (s *Signer) check() error {
+	if s != nil && s.Key != nil && s.Issuer != "" && s.KeyID != "" {
+		switch k := s.Key.(type) {
+		case *ecdsa.PrivateKey:
+			if s.Algorithm == ES256 && k != nil && k.Curve != nil && k.X != nil && k.Y != nil && k.D != nil &&
+				k.Curve.Params() == elliptic.P256().Params() {
+				return nil
+			}
+		case ed25519.PrivateKey:
+			if s.Algorithm == EdDSA && len(k) == ed25519.PrivateKeySize {
+				return nil
+			}
+		}
+	}
+	return s.checkFull()
+}
+
+// checkFull validates a Signer completely, its public key included.
+func (s *Signer) checkFull() error {
 	if s == nil || s.Key == nil {
 		return fmt.Errorf("token: signer has no key")
 	}
@@ -125,30 +141,33 @@ func (s *Signer) checkClaims(c *Claims) error {
 	return nil
 }
 
-// signJWS signs payload as a JWS compact serialization with go-jose, with
-// header {alg, kid, typ}.
+// signJWS signs payload as a JWS compact serialization (RFC 7515 §7.1)
+// with the protected header {"alg","kid","typ"}: the bytes go-jose writes
+// for the same header, without its generic machinery (a signer object, a
+// header map and JSON re-marshalling per call).
 func (s *Signer) signJWS(payload []byte, typ string) ([]byte, error) {
-	var key any
-	switch k := s.Key.(type) {
-	case *ecdsa.PrivateKey, ed25519.PrivateKey:
-		key = k
-	default:
-		key = cryptosigner.Opaque(s.Key)
-	}
-	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", s.KeyID)
-	js, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(s.Algorithm), Key: key}, opts)
+	hdr := make([]byte, 0, 32+len(s.KeyID)+len(typ))
+	hdr = append(hdr, `{"alg":`...)
+	hdr = appendJSONString(hdr, string(s.Algorithm))
+	hdr = append(hdr, `,"kid":`...)
+	hdr = appendJSONString(hdr, s.KeyID)
+	hdr = append(hdr, `,"typ":`...)
+	hdr = appendJSONString(hdr, typ)
+	hdr = append(hdr, '}')
+	hl, pl := b64.EncodedLen(len(hdr)), b64.EncodedLen(len(payload))
+	out := make([]byte, hl+1+pl+1, hl+1+pl+1+b64.EncodedLen(ed25519.SignatureSize))
+	b64.Encode(out, hdr)
+	out[hl] = '.'
+	b64.Encode(out[hl+1:], payload)
+	out[hl+1+pl] = '.'
+	sig, err := s.signRaw(out[:hl+1+pl])
 	if err != nil {
-		return nil, fmt.Errorf("token: JWS signer: %v", err)
+		return nil, err
 	}
-	obj, err := js.Sign(payload)
-	if err != nil {
-		return nil, fmt.Errorf("token: signing JWS: %v", err)
-	}
-	out, err := obj.CompactSerialize()
-	if err != nil {
-		return nil, fmt.Errorf("token: serializing JWS: %v", err)
-	}
-	return []byte(out), nil
+	n := len(out)
+	out = out[:n+b64.EncodedLen(len(sig))]
+	b64.Encode(out[n:], sig)
+	return out, nil
 }
 
 // signRaw signs msg and returns the raw signature: r || s (32 octets each)
@@ -162,14 +181,10 @@ func (s *Signer) signRaw(msg []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("token: ES256 signing: %v", err)
 		}
-		var rs struct{ R, S *big.Int }
-		rest, err := asn1.Unmarshal(der, &rs)
-		if err != nil || len(rest) != 0 || rs.R.Sign() <= 0 || rs.S.Sign() <= 0 || rs.R.BitLen() > 256 || rs.S.BitLen() > 256 {
+		out := make([]byte, 64)
+		if !derToRaw(out, der) {
 			return nil, fmt.Errorf("token: ES256 signer returned a malformed signature")
 		}
-		out := make([]byte, 64)
-		rs.R.FillBytes(out[:32])
-		rs.S.FillBytes(out[32:])
 		return out, nil
 	case EdDSA:
 		sig, err := s.Key.Sign(rand.Reader, msg, crypto.Hash(0))
@@ -182,6 +197,34 @@ func (s *Signer) signRaw(msg []byte) ([]byte, error) {
 		return sig, nil
 	}
 	return nil, fmt.Errorf("token: algorithm %q not supported", s.Algorithm)
+}
+
+// derToRaw converts a DER Ecdsa-Sig-Value (SEQUENCE {INTEGER r, INTEGER
+// s}) with 0 < r, s < 2^256 into r || s in out (64 bytes). It reports
+// false for anything else: trailing data, long-form lengths (a P-256
+// signature is at most 72 bytes), negative or zero integers, integers that
+// do not fit 32 bytes.
+func derToRaw(out, der []byte) bool {
+	if len(der) < 2 || der[0] != 0x30 || int(der[1]) != len(der)-2 || der[1] >= 0x80 {
+		return false
+	}
+	rest := der[2:]
+	for i := range 2 {
+		if len(rest) < 2 || rest[0] != 0x02 || rest[1] >= 0x80 || int(rest[1]) > len(rest)-2 {
+			return false
+		}
+		v := rest[2 : 2+int(rest[1])]
+		rest = rest[2+len(v):]
+		if len(v) == 0 || v[0]&0x80 != 0 { // empty or negative
+			return false
+		}
+		v = trimZeros(v)
+		if len(v) == 0 || len(v) > 32 {
+			return false
+		}
+		copy(out[32*i+32-len(v):32*i+32], v)
+	}
+	return len(rest) == 0
 }
 
 // verifyRaw checks a raw signature (see signRaw) over msg with a trusted
