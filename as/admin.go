@@ -177,6 +177,7 @@ func (s *Server) RegisterUE(ctx context.Context, spec UESpec) (*UEInfo, string, 
 	case err != nil:
 		return nil, "", storeError("creating UE", err)
 	}
+	s.ues.drop(spec.ID) // an entry of an earlier UE with this ID
 	info, err := ueInfo(ue)
 	return info, secret, err
 }
@@ -216,7 +217,13 @@ func (s *Server) UpdateUE(ctx context.Context, id string, u UEUpdate) (*UEInfo, 
 	default:
 		return nil, "", invalidUE("secret action %q must be %q or %q", string(u.Secret), SecretRotate, SecretRemove)
 	}
-	ue.UpdatedAt = s.now()
+	// UpdatedAt is the registration's version (see ueCache): it must
+	// change with every update, even if the clock did not move.
+	now := s.now()
+	if !now.After(ue.UpdatedAt) {
+		now = ue.UpdatedAt.Add(time.Nanosecond)
+	}
+	ue.UpdatedAt = now
 	switch err := s.st.UpdateUE(ctx, ue); {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, "", ErrNotFound.WithDescriptionf("UE %q is not registered", id)
@@ -224,6 +231,7 @@ func (s *Server) UpdateUE(ctx context.Context, id string, u UEUpdate) (*UEInfo, 
 		return nil, "", storeError("updating UE", err)
 	}
 	s.ueKeys.Delete(id)
+	s.ues.drop(id)
 	info, err := ueInfo(ue)
 	return info, secret, err
 }
@@ -248,6 +256,7 @@ func (s *Server) RemoveUE(ctx context.Context, id string) (int, error) {
 		return n, storeError("deleting UE", err)
 	}
 	s.ueKeys.Delete(id)
+	s.ues.drop(id)
 	m, err := s.st.RevokeSubject(ctx, id, s.now())
 	if err != nil {
 		return n, storeError("revoking the removed UE's tokens", err)

@@ -237,6 +237,10 @@ type Server struct {
 	statusBase    string
 
 	ueKeys sync.Map // UE ID -> *ueKeyEntry (parsed identity keys)
+	ues    ueCache  // registrations for the token endpoint (see ueCache)
+	// guarded is the store's GuardedTokenRecorder, nil if it has none (the
+	// UE cache is then not used).
+	guarded store.GuardedTokenRecorder
 
 	slMu    sync.Mutex
 	slCache map[statusListKey]*StatusListResult
@@ -261,6 +265,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		statusBase:    c.Issuer + PathStatusList,
 		slCache:       make(map[statusListKey]*StatusListResult),
 	}
+	s.guarded, _ = c.Store.(store.GuardedTokenRecorder)
 	var err error
 	if s.aead, err = newAEAD(c.KEK); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/prosesec/prosesec/store"
@@ -52,7 +53,7 @@ var errAuthFailed = ErrInvalidClient.WithDescription("client authentication fail
 // Failures are ErrInvalidClient (or ErrInvalidRequest for a malformed
 // request, ErrServerError for store failures).
 func (s *Server) authenticate(ctx context.Context, a *ClientAuth) (*store.UE, error) {
-	ue, p, err := s.authenticateDeferred(ctx, a)
+	ue, p, _, err := s.authenticateDeferred(ctx, a, false)
 	if err != nil {
 		return nil, err
 	}
@@ -76,17 +77,23 @@ type pendingAssertion struct {
 // useAssertion and fail on its error before it lets the client have
 // anything. Token runs it concurrently with the token record, so that both
 // writes share one store commit.
-func (s *Server) authenticateDeferred(ctx context.Context, a *ClientAuth) (*store.UE, *pendingAssertion, error) {
+//
+// With useCache, the client's registration may come from the UE cache
+// (Token only: it records the token only if that registration is still
+// current). cached is then the cached registration that was consulted,
+// also when authentication failed, so that the caller can tell a failure
+// due to a stale entry from a real one.
+func (s *Server) authenticateDeferred(ctx context.Context, a *ClientAuth, useCache bool) (ue *store.UE, p *pendingAssertion, cached *store.UE, err error) {
 	switch a.Method {
 	case AuthClientSecretBasic, AuthClientSecretPost:
-		ue, err := s.authSecret(ctx, a)
-		return ue, nil, err
+		ue, cached, err := s.authSecret(ctx, a, useCache)
+		return ue, nil, cached, err
 	case AuthPrivateKeyJWT:
-		return s.authAssertion(ctx, a)
+		return s.authAssertion(ctx, a, useCache)
 	case AuthNone:
-		return nil, nil, ErrInvalidClient.WithDescription("client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)")
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)")
 	default:
-		return nil, nil, ErrInvalidClient.WithDescriptionf("unsupported client authentication method %q", string(a.Method))
+		return nil, nil, nil, ErrInvalidClient.WithDescriptionf("unsupported client authentication method %q", string(a.Method))
 	}
 }
 
@@ -109,124 +116,136 @@ func (s *Server) useAssertion(ctx context.Context, p *pendingAssertion) error {
 // token request, far beyond the issuance budget.
 func hashSecret(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
 
-func (s *Server) authSecret(ctx context.Context, a *ClientAuth) (*store.UE, error) {
+func (s *Server) authSecret(ctx context.Context, a *ClientAuth, useCache bool) (ue, cached *store.UE, err error) {
 	if a.ClientID == "" {
-		return nil, ErrInvalidClient.WithDescription("client_id is required")
+		return nil, nil, ErrInvalidClient.WithDescription("client_id is required")
 	}
 	if a.Secret == "" {
-		return nil, ErrInvalidClient.WithDescription("client_secret is required")
+		return nil, nil, ErrInvalidClient.WithDescription("client_secret is required")
 	}
 	if a.AssertionType != "" || a.Assertion != "" {
-		return nil, ErrInvalidRequest.WithDescription("only one client authentication method may be used (RFC 6749 §2.3)")
+		return nil, nil, ErrInvalidRequest.WithDescription("only one client authentication method may be used (RFC 6749 §2.3)")
 	}
 	got := hashSecret(a.Secret)
 	want := s.dummyHash[:]
-	ue, err := s.getUEForAuth(ctx, a.ClientID)
+	ue, cached, err = s.getUEForAuth(ctx, a.ClientID, useCache)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ue != nil && len(ue.SecretHash) == sha256.Size {
 		want = ue.SecretHash
 	}
 	ok := subtle.ConstantTimeCompare(got[:], want) == 1
 	if !ok || ue == nil || len(ue.SecretHash) != sha256.Size {
-		return nil, errAuthFailed
+		return nil, cached, errAuthFailed
 	}
-	return ue, nil
+	return ue, cached, nil
 }
 
 // getUEForAuth returns the UE, nil for an unknown (or invalid) client ID,
-// or a server_error.
-func (s *Server) getUEForAuth(ctx context.Context, id string) (*store.UE, error) {
+// or a server_error. With useCache it answers from the UE cache when it
+// can (cached is then the UE returned) and fills the cache otherwise.
+func (s *Server) getUEForAuth(ctx context.Context, id string, useCache bool) (ue, cached *store.UE, err error) {
 	if validateUEID(id) != nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	ue, err := s.st.GetUE(ctx, id)
+	if useCache {
+		if ue := s.ues.get(id); ue != nil {
+			return ue, ue, nil
+		}
+	}
+	ue, err = s.st.GetUE(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, storeError("reading UE", err)
+		return nil, nil, storeError("reading UE", err)
 	}
-	return ue, nil
+	if useCache {
+		s.ues.put(ue)
+	}
+	return ue, nil, nil
 }
 
 var assertionAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA}
 
 // authAssertion authenticates with a JWT client assertion (RFC 7523 §3,
 // OIDC Core §9 private_key_jwt) signed with the UE's PC5 identity key.
-func (s *Server) authAssertion(ctx context.Context, a *ClientAuth) (*store.UE, *pendingAssertion, error) {
+func (s *Server) authAssertion(ctx context.Context, a *ClientAuth, useCache bool) (_ *store.UE, _ *pendingAssertion, cached *store.UE, err error) {
 	if a.Secret != "" {
-		return nil, nil, ErrInvalidRequest.WithDescription("only one client authentication method may be used (RFC 6749 §2.3)")
+		return nil, nil, nil, ErrInvalidRequest.WithDescription("only one client authentication method may be used (RFC 6749 §2.3)")
 	}
 	if a.AssertionType != ClientAssertionTypeJWTBearer {
-		return nil, nil, ErrInvalidRequest.WithDescriptionf("client_assertion_type must be %q", ClientAssertionTypeJWTBearer)
+		return nil, nil, nil, ErrInvalidRequest.WithDescriptionf("client_assertion_type must be %q", ClientAssertionTypeJWTBearer)
 	}
 	if a.Assertion == "" {
-		return nil, nil, ErrInvalidRequest.WithDescription("client_assertion is required")
+		return nil, nil, nil, ErrInvalidRequest.WithDescription("client_assertion is required")
 	}
 	if len(a.Assertion) > maxAssertionSize {
-		return nil, nil, ErrInvalidClient.WithDescriptionf("client_assertion exceeds %d bytes", maxAssertionSize)
+		return nil, nil, nil, ErrInvalidClient.WithDescriptionf("client_assertion exceeds %d bytes", maxAssertionSize)
 	}
 	// The allow-list here is every algorithm a UE key can have; the
 	// algorithm is pinned to the UE's key type below, before verifying.
-	tok, err := jwt.ParseSigned(a.Assertion, assertionAlgs)
+	// This is jwt.ParseSigned, whose JSONWebToken would decode the claims
+	// twice (before and after verification): they are decoded once, from
+	// the very payload bytes the signature is then verified over.
+	jws, err := jose.ParseSignedCompact(a.Assertion, assertionAlgs)
 	if err != nil {
-		return nil, nil, ErrInvalidClient.WithDescription("client_assertion is not a JWS signed with ES256 or EdDSA").WithCause(err)
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion is not a JWS signed with ES256 or EdDSA").WithCause(err)
 	}
-	if len(tok.Headers) != 1 {
-		return nil, nil, ErrInvalidClient.WithDescription("client_assertion must have exactly one signature")
+	if len(jws.Signatures) != 1 {
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion must have exactly one signature")
 	}
-	var unverified jwt.Claims
-	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
-		return nil, nil, ErrInvalidClient.WithDescription("client_assertion claims do not parse").WithCause(err)
+	hdrAlg := jws.Signatures[0].Header.Algorithm
+	var c jwt.Claims // not verified until jws.Verify below
+	if err := josejson.Unmarshal(jws.UnsafePayloadWithoutVerification(), &c); err != nil {
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion claims do not parse").WithCause(err)
 	}
-	id := unverified.Issuer
+	id := c.Issuer
 	if id == "" {
-		return nil, nil, ErrInvalidClient.WithDescription("client_assertion has no iss")
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion has no iss")
 	}
-	if unverified.Subject != id {
-		return nil, nil, ErrInvalidClient.WithDescription("client_assertion iss and sub must both be the client_id")
+	if c.Subject != id {
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion iss and sub must both be the client_id")
 	}
 	if a.ClientID != "" && a.ClientID != id {
-		return nil, nil, ErrInvalidClient.WithDescription("client_id does not match the client_assertion issuer")
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_id does not match the client_assertion issuer")
 	}
-	ue, err := s.getUEForAuth(ctx, id)
+	ue, cached, err := s.getUEForAuth(ctx, id, useCache)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if ue == nil {
 		// Verify against a dummy key anyway, so that an unknown client ID
 		// costs the same time as a bad signature.
-		dummy := s.dummyKeys[tok.Headers[0].Algorithm]
-		if dummy != nil {
-			_ = tok.Claims(dummy, new(jwt.Claims))
+		if dummy := s.dummyKeys[hdrAlg]; dummy != nil {
+			_, _ = jws.Verify(dummy)
 		}
-		return nil, nil, errAuthFailed
+		return nil, nil, cached, errAuthFailed
 	}
 	pub, alg, err := s.ueKey(ue)
 	if err != nil {
-		return nil, nil, ErrServerError.WithCause(err)
+		return nil, nil, cached, ErrServerError.WithCause(err)
 	}
-	if tok.Headers[0].Algorithm != string(alg) {
-		return nil, nil, errAuthFailed.WithCause(fmt.Errorf("assertion alg %q, key alg %s", tok.Headers[0].Algorithm, alg))
+	if hdrAlg != string(alg) {
+		return nil, nil, cached, errAuthFailed.WithCause(fmt.Errorf("assertion alg %q, key alg %s", hdrAlg, alg))
 	}
-	var c jwt.Claims
-	if err := tok.Claims(pub, &c); err != nil {
-		return nil, nil, errAuthFailed.WithCause(err)
+	if _, err := jws.Verify(pub); err != nil {
+		return nil, nil, cached, errAuthFailed.WithCause(err)
 	}
 	// Signature verified: from here on descriptions may be specific, the
-	// caller holds the UE's key.
+	// caller holds the UE's key. The failures below do not depend on the
+	// registration, so no cached entry is reported with them.
 	now := s.now()
 	if c.Expiry == nil {
-		return nil, nil, ErrInvalidClient.WithDescription("client_assertion has no exp")
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion has no exp")
 	}
 	exp := c.Expiry.Time()
 	if c.ID == "" {
-		return nil, nil, ErrInvalidClient.WithDescription("client_assertion has no jti")
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion has no jti")
 	}
 	if len(c.ID) > 256 {
-		return nil, nil, ErrInvalidClient.WithDescription("client_assertion jti exceeds 256 characters")
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion jti exceeds 256 characters")
 	}
 	err = c.ValidateWithLeeway(jwt.Expected{
 		Issuer:      id,
@@ -236,21 +255,21 @@ func (s *Server) authAssertion(ctx context.Context, a *ClientAuth) (*store.UE, *
 	}, s.cfg.Leeway)
 	switch {
 	case errors.Is(err, jwt.ErrExpired):
-		return nil, nil, ErrInvalidClient.WithDescription("client_assertion has expired")
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion has expired")
 	case errors.Is(err, jwt.ErrNotValidYet):
-		return nil, nil, ErrInvalidClient.WithDescription("client_assertion is not valid yet (nbf)")
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion is not valid yet (nbf)")
 	case errors.Is(err, jwt.ErrIssuedInTheFuture):
-		return nil, nil, ErrInvalidClient.WithDescription("client_assertion iat is in the future")
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion iat is in the future")
 	case errors.Is(err, jwt.ErrInvalidAudience):
-		return nil, nil, ErrInvalidClient.WithDescriptionf("client_assertion aud must contain %q", s.tokenEndpoint)
+		return nil, nil, nil, ErrInvalidClient.WithDescriptionf("client_assertion aud must contain %q", s.tokenEndpoint)
 	case err != nil:
-		return nil, nil, ErrInvalidClient.WithDescription("client_assertion claims are invalid").WithCause(err)
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion claims are invalid").WithCause(err)
 	}
 	if exp.Sub(now) > s.cfg.AssertionMaxAge {
-		return nil, nil, ErrInvalidClient.WithDescriptionf("client_assertion exp is more than %v in the future", s.cfg.AssertionMaxAge)
+		return nil, nil, nil, ErrInvalidClient.WithDescriptionf("client_assertion exp is more than %v in the future", s.cfg.AssertionMaxAge)
 	}
 	// The jti is remembered until the assertion can no longer be accepted.
-	return ue, &pendingAssertion{issuer: id, jti: c.ID, until: exp.Add(s.cfg.Leeway), now: now}, nil
+	return ue, &pendingAssertion{issuer: id, jti: c.ID, until: exp.Add(s.cfg.Leeway), now: now}, cached, nil
 }
 
 // ueKeyEntry caches a UE's parsed identity key, keyed by the stored JWK.

@@ -29,6 +29,9 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	ErrConflict = errors.New("store: already exists")
 	ErrReplay   = errors.New("store: assertion already used")
+	// ErrStale: the precondition of GuardedTokenRecorder.RecordTokenIfUE
+	// failed (the UE was removed or changed).
+	ErrStale = errors.New("store: the UE changed or was removed")
 )
 
 // Role is a grant role: "use" (end UE) or "serve" (UE-to-UE relay).
@@ -125,6 +128,21 @@ type TokenStore interface {
 	// is recorded (in the same transaction), so that status-list caches know
 	// when to rebuild. Reads never change it.
 	RevocationVersion(ctx context.Context) (int64, error)
+}
+
+// GuardedTokenRecorder is an optional extension of TokenStore: a backend
+// that implements it lets the issuer authenticate a client against a cached
+// copy of its registration, and still never record (hence never hand out) a
+// token for a UE that was removed or changed in the meantime, by this or
+// any other instance sharing the backend. Callers detect it with a type
+// assertion; storetest checks it when a backend implements it.
+type GuardedTokenRecorder interface {
+	// RecordTokenIfUE is RecordToken under a precondition checked in the
+	// same transaction as the insert: the UE t.Subject is registered and its
+	// UpdatedAt equals ueUpdatedAt (as an instant). Otherwise nothing is
+	// written and the error wraps ErrStale. An existing JTI is ErrConflict,
+	// whatever the precondition.
+	RecordTokenIfUE(ctx context.Context, t *IssuedToken, ueUpdatedAt time.Time) error
 }
 
 // KeyState is the life-cycle state of a signing key.

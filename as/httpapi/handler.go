@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -201,7 +202,7 @@ func (h *handler) wrap(endpoint string, oauth bool, next http.HandlerFunc) http.
 			if !sw.wrote {
 				code = http.StatusOK
 			}
-			h.m.requests.WithLabelValues(endpoint, fmt.Sprint(code)).Inc()
+			h.m.requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
 			attrs := []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),

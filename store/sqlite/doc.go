@@ -40,9 +40,10 @@
 // load: with SyncFull, throughput is about (callers in flight) / (commit
 // latency) until the CPU is the limit.
 //
-// A duplicate JTI (store.ErrConflict), a replayed assertion (store.ErrReplay)
-// and the other store errors are per-request outcomes that do not affect the
-// other requests of the batch: single-statement requests (RecordToken,
+// A duplicate JTI (store.ErrConflict), a replayed assertion (store.ErrReplay),
+// a failed RecordTokenIfUE precondition (store.ErrStale) and the other store
+// errors are per-request outcomes that do not affect the other requests of
+// the batch: single-statement requests (RecordToken, RecordTokenIfUE,
 // UseAssertion) cannot leave partial effects, and multi-statement ones run
 // inside a SAVEPOINT that is rolled back on such an outcome. If a request
 // fails in an unexpected way, or the COMMIT fails, the batch is rolled back

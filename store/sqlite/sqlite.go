@@ -177,6 +177,7 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 		{&s.w.commit, "COMMIT"},
 		{&s.w.rollbackTx, "ROLLBACK"},
 		{&s.w.insertToken, sqlInsertToken},
+		{&s.w.insertTokenIfUE, sqlInsertTokenIfUE},
 		{&s.w.useAssertion, sqlUseAssertion},
 	} {
 		if *p.st, err = conn.PrepareContext(ctx, p.query); err != nil {
@@ -289,6 +290,23 @@ func (s *Store) submit(ctx context.Context, savepoint bool, fn func(w *writer) e
 	}
 }
 
+// hotRead returns the context for a prepared primary-key read on the read
+// pool (GetUE, GetToken, counters): ctx without its cancellation, or ctx's
+// error if it has already ended. Given a cancellable context, the driver
+// starts a goroutine per statement to interrupt it on cancellation, which
+// costs more CPU than such a read itself; these reads never wait on a lock
+// (WAL readers do not block) and finish in microseconds, so a caller that
+// gives up loses nothing by letting them complete.
+func hotRead(ctx context.Context) (context.Context, error) {
+	if ctx.Done() == nil {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store/sqlite: %w", err)
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
 // Stats are cumulative counters of the group committer, for metrics.
 type Stats struct {
 	Transactions int64 // write transactions committed or attempted (batches)
@@ -344,7 +362,7 @@ func (s *Store) closeConns() error {
 		}
 	}
 	if s.w != nil {
-		for _, st := range []*sql.Stmt{s.w.begin, s.w.commit, s.w.rollbackTx, s.w.insertToken, s.w.useAssertion} {
+		for _, st := range []*sql.Stmt{s.w.begin, s.w.commit, s.w.rollbackTx, s.w.insertToken, s.w.insertTokenIfUE, s.w.useAssertion} {
 			if st != nil {
 				errs = append(errs, st.Close())
 			}

@@ -20,9 +20,29 @@ const sqlGetToken = `SELECT ` + sqlTokenColumns + ` FROM tokens WHERE jti = ?`
 
 const sqlGetCounter = `SELECT value FROM counters WHERE name = ?`
 
+// sqlInsertTokenIfUE inserts a token record only if the UE ?9 is
+// registered with updated_at ?10 (NULL for the zero time), in the same
+// statement and transaction (store.GuardedTokenRecorder).
+const sqlInsertTokenIfUE = `INSERT INTO tokens (jti, subject, scope, format, key_id, issued_at, expires_at, revoked_at)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM ues WHERE id = ?9 AND updated_at IS ?10)
+ON CONFLICT (jti) DO NOTHING`
+
+var _ store.GuardedTokenRecorder = (*Store)(nil)
+
 // RecordToken stores t durably and sets t.StatusIndex; store.ErrConflict if
 // the JTI exists. The first token of a database gets index 0.
 func (s *Store) RecordToken(ctx context.Context, t *store.IssuedToken) error {
+	return s.recordToken(ctx, t, false, time.Time{})
+}
+
+// RecordTokenIfUE is RecordToken if the UE t.Subject is registered with
+// UpdatedAt equal to ueUpdatedAt, checked in the insert itself; otherwise
+// nothing is written and the error wraps store.ErrStale.
+func (s *Store) RecordTokenIfUE(ctx context.Context, t *store.IssuedToken, ueUpdatedAt time.Time) error {
+	return s.recordToken(ctx, t, true, ueUpdatedAt)
+}
+
+func (s *Store) recordToken(ctx context.Context, t *store.IssuedToken, guarded bool, ueUpdatedAt time.Time) error {
 	if t == nil {
 		return fmt.Errorf("store/sqlite: nil token")
 	}
@@ -38,10 +58,22 @@ func (s *Store) RecordToken(ctx context.Context, t *store.IssuedToken) error {
 	if err != nil {
 		return err
 	}
+	var ueVersion any
+	if guarded {
+		if ueVersion, err = encTime("UE UpdatedAt", ueUpdatedAt); err != nil {
+			return err
+		}
+	}
 	jti, subject, scope, format, kid := t.JTI, t.Subject, t.Scope, t.Format, t.KeyID
 	var seq int64
 	err = s.submit(ctx, false, func(w *writer) error {
-		res, err := w.insertToken.ExecContext(w.ctx, jti, subject, scope, format, kid, issuedAt, expiresAt, revokedAt)
+		var res sql.Result
+		var err error
+		if guarded {
+			res, err = w.insertTokenIfUE.ExecContext(w.ctx, jti, subject, scope, format, kid, issuedAt, expiresAt, revokedAt, subject, ueVersion)
+		} else {
+			res, err = w.insertToken.ExecContext(w.ctx, jti, subject, scope, format, kid, issuedAt, expiresAt, revokedAt)
+		}
 		if err != nil {
 			return fmt.Errorf("store/sqlite: insert token: %w", err)
 		}
@@ -50,6 +82,17 @@ func (s *Store) RecordToken(ctx context.Context, t *store.IssuedToken) error {
 			return fmt.Errorf("store/sqlite: insert token: %w", err)
 		}
 		if n == 0 {
+			if guarded {
+				// Nothing was written: tell a JTI conflict from a failed
+				// precondition.
+				var exists bool
+				if err := w.queryRow(`SELECT EXISTS (SELECT 1 FROM tokens WHERE jti = ?)`, jti).Scan(&exists); err != nil {
+					return fmt.Errorf("store/sqlite: insert token: %w", err)
+				}
+				if !exists {
+					return fmt.Errorf("store/sqlite: token %q for UE %q: %w", jti, subject, store.ErrStale)
+				}
+			}
 			return fmt.Errorf("store/sqlite: token %q: %w", jti, store.ErrConflict)
 		}
 		if seq, err = res.LastInsertId(); err != nil {
@@ -73,7 +116,11 @@ func (s *Store) RecordToken(ctx context.Context, t *store.IssuedToken) error {
 
 // GetToken returns the record or store.ErrNotFound.
 func (s *Store) GetToken(ctx context.Context, jti string) (*store.IssuedToken, error) {
-	rows, err := s.getToken.QueryContext(ctx, jti)
+	rctx, err := hotRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.getToken.QueryContext(rctx, jti)
 	if err != nil {
 		return nil, fmt.Errorf("store/sqlite: get token: %w", err)
 	}
@@ -267,7 +314,11 @@ func (s *Store) RevocationVersion(ctx context.Context) (int64, error) {
 
 func (s *Store) counter(ctx context.Context, name string) (int64, error) {
 	var v int64
-	err := s.getCounter.QueryRowContext(ctx, name).Scan(&v)
+	rctx, err := hotRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	err = s.getCounter.QueryRowContext(rctx, name).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("store/sqlite: counter %s missing from database", name)
 	}

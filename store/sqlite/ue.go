@@ -123,7 +123,11 @@ const sqlGetUE = sqlSelectUE + ` WHERE u.id = ? ORDER BY g.pos`
 
 // GetUE returns the UE or store.ErrNotFound.
 func (s *Store) GetUE(ctx context.Context, id string) (*store.UE, error) {
-	rows, err := s.getUE.QueryContext(ctx, id)
+	rctx, err := hotRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.getUE.QueryContext(rctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("store/sqlite: get UE: %w", err)
 	}

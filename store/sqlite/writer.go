@@ -12,7 +12,7 @@ import (
 
 // A request is one write submitted to the writer goroutine. fn runs inside
 // the writer's open transaction; it returns nil, an outcome error (one
-// wrapping store.ErrNotFound, ErrConflict or ErrReplay: the request is
+// wrapping store.ErrNotFound, ErrConflict, ErrReplay or ErrStale: the request is
 // answered with it and the batch goes on), or any other error (the batch is
 // rolled back and its requests are retried one by one).
 type request struct {
@@ -37,8 +37,8 @@ type writer struct {
 	ctx context.Context
 
 	// Prepared on conn at Open.
-	begin, commit, rollbackTx *sql.Stmt
-	insertToken, useAssertion *sql.Stmt
+	begin, commit, rollbackTx                  *sql.Stmt
+	insertToken, insertTokenIfUE, useAssertion *sql.Stmt
 
 	maxBatch int
 	reqs     <-chan *request
@@ -70,7 +70,7 @@ func (w *writer) bump(name string) error {
 }
 
 func isOutcome(err error) bool {
-	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrReplay)
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrReplay) || errors.Is(err, store.ErrStale)
 }
 
 // run is the writer goroutine. It returns when reqs is closed and drained.

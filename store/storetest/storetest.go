@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Token/RecordGet", testTokenRecordGet},
 		{"Token/Indices", testTokenIndices},
 		{"Token/DuplicateJTI", testTokenDuplicate},
+		{"Token/GuardedRecord", testGuardedRecord},
 		{"Token/Revoke", testTokenRevoke},
 		{"Token/RevokeSubject", testTokenRevokeSubject},
 		{"Token/List", testTokenList},
@@ -571,6 +572,54 @@ func testTokenDuplicate(t *testing.T, s store.Store) {
 	if len(all) != 2 {
 		t.Fatalf("ListTokens returned %d records, want 2", len(all))
 	}
+}
+
+// testGuardedRecord checks store.GuardedTokenRecorder, for backends that
+// implement it.
+func testGuardedRecord(t *testing.T, s store.Store) {
+	g, impl := s.(store.GuardedTokenRecorder)
+	if !impl {
+		t.Skip("the backend does not implement store.GuardedTokenRecorder")
+	}
+	ctx := context.Background()
+	ue := sampleUE("ue-a")
+	ok(t, s.CreateUE(ctx, ue), "CreateUE")
+	zero := sampleUE("ue-zero")
+	zero.UpdatedAt = time.Time{}
+	ok(t, s.CreateUE(ctx, zero), "CreateUE")
+
+	first := sampleToken("jti-1", "ue-a")
+	ok(t, g.RecordTokenIfUE(ctx, first, ue.UpdatedAt.In(east)), "RecordTokenIfUE with the current UpdatedAt")
+	if d := diffToken(getToken(t, s, "jti-1"), first); d != "" {
+		t.Fatalf("GetToken after RecordTokenIfUE: %s", d)
+	}
+	ok(t, g.RecordTokenIfUE(ctx, sampleToken("jti-z", "ue-zero"), time.Time{}), "RecordTokenIfUE with a zero UpdatedAt")
+
+	stale := func(tok *store.IssuedToken, at time.Time, what string) {
+		t.Helper()
+		isErr(t, g.RecordTokenIfUE(ctx, tok, at), store.ErrStale, what)
+		if _, err := s.GetToken(ctx, tok.JTI); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s: the token was recorded anyway (GetToken error %v)", what, err)
+		}
+	}
+	stale(sampleToken("jti-2", "ue-a"), ue.UpdatedAt.Add(time.Nanosecond), "RecordTokenIfUE with another UpdatedAt")
+	stale(sampleToken("jti-3", "ue-a"), time.Time{}, "RecordTokenIfUE with a zero UpdatedAt for a UE that has one")
+	stale(sampleToken("jti-4", "ue-zero"), base, "RecordTokenIfUE with an UpdatedAt for a UE without one")
+	stale(sampleToken("jti-5", "ue-missing"), base, "RecordTokenIfUE for an unknown UE")
+	isErr(t, g.RecordTokenIfUE(ctx, sampleToken("jti-1", "ue-a"), ue.UpdatedAt), store.ErrConflict, "RecordTokenIfUE with an existing JTI")
+	isErr(t, g.RecordTokenIfUE(ctx, sampleToken("jti-1", "ue-a"), base), store.ErrConflict, "RecordTokenIfUE with an existing JTI and a stale UpdatedAt")
+
+	upd := sampleUE("ue-a")
+	upd.UpdatedAt = ue.UpdatedAt.Add(time.Minute)
+	ok(t, s.UpdateUE(ctx, upd), "UpdateUE")
+	stale(sampleToken("jti-6", "ue-a"), ue.UpdatedAt, "RecordTokenIfUE after UpdateUE")
+	next := sampleToken("jti-7", "ue-a")
+	ok(t, g.RecordTokenIfUE(ctx, next, upd.UpdatedAt), "RecordTokenIfUE with the new UpdatedAt")
+	if next.StatusIndex <= first.StatusIndex {
+		t.Fatalf("StatusIndex = %d after %d, want it to increase", next.StatusIndex, first.StatusIndex)
+	}
+	ok(t, s.DeleteUE(ctx, "ue-a"), "DeleteUE")
+	stale(sampleToken("jti-8", "ue-a"), upd.UpdatedAt, "RecordTokenIfUE after DeleteUE")
 }
 
 func testTokenRevoke(t *testing.T, s store.Store) {
