@@ -44,6 +44,8 @@ type command struct {
 	envNames func(fs *flag.FlagSet) map[string]string
 	// sharedFlags are listed apart, under "Connection flags".
 	sharedFlags []string
+	// hiddenFlags are accepted but not listed (developer tools).
+	hiddenFlags []string
 }
 
 // errUsage marks an error whose message and usage have been printed; the
@@ -217,7 +219,9 @@ func printHelp(w io.Writer, path []*command) {
 		if c.envNames != nil {
 			envNames = c.envNames(fs)
 		}
-		printFlags(w, "Flags", fs, envNames, func(name string) bool { return !slices.Contains(c.sharedFlags, name) })
+		printFlags(w, "Flags", fs, envNames, func(name string) bool {
+			return !slices.Contains(c.sharedFlags, name) && !slices.Contains(c.hiddenFlags, name)
+		})
 		if len(c.sharedFlags) > 0 {
 			printFlags(w, "Connection flags", fs, envNames, func(name string) bool { return slices.Contains(c.sharedFlags, name) })
 		}

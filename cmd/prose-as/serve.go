@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,7 @@ type serveSettings struct {
 	LogFormat         string
 	Metrics           string
 	Config            string
+	CPUProfile        string // hidden: for prose-bench and pprof
 }
 
 func serveFlags(fs *flag.FlagSet) *serveSettings {
@@ -87,10 +89,17 @@ func serveFlags(fs *flag.FlagSet) *serveSettings {
 	fs.StringVar(&s.LogFormat, "log-format", "text", "log `FORMAT`: text or json")
 	fs.StringVar(&s.Metrics, "metrics", "public", "where GET /metrics is served: `WHERE` is public (the --listen address), admin (the --admin-listen address, unauthenticated) or off")
 	fs.StringVar(&s.Config, "config", "", "YAML `FILE` whose keys are these flag names; flags and environment variables take precedence (env PROSE_AS_CONFIG)")
+	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE` (for go tool pprof)")
 	return s
 }
 
-func serveEnvNames(fs *flag.FlagSet) map[string]string { return allEnvNames(fs, "config") }
+// serveHiddenFlags are not listed by --help and have no environment
+// variable or config key: developer tools, not operator settings.
+var serveHiddenFlags = []string{"cpuprofile"}
+
+func serveEnvNames(fs *flag.FlagSet) map[string]string {
+	return allEnvNames(fs, append([]string{"config"}, serveHiddenFlags...)...)
+}
 
 func serveCommand() *command {
 	return &command{
@@ -113,7 +122,8 @@ func serveCommand() *command {
 				"prose-as serve --insecure-http --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir /tmp/as &\n" +
 				"sleep 1; curl http://$(cat /tmp/as/listen.addr)/readyz",
 		},
-		envNames: serveEnvNames,
+		envNames:    serveEnvNames,
+		hiddenFlags: serveHiddenFlags,
 		setup: func(fs *flag.FlagSet) action {
 			s := serveFlags(fs)
 			return func(ctx context.Context, e *env, fs *flag.FlagSet) error {
@@ -292,6 +302,22 @@ func chooseSecret(flagName, flagValue string, flagSrc source, valueVar, dataDir,
 // serve runs the server until ctx ends.
 func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source) (err error) {
 	log := newLogger(e.stderr, s.LogLevel, s.LogFormat)
+	if s.CPUProfile != "" {
+		f, perr := os.Create(s.CPUProfile)
+		if perr != nil {
+			return fmt.Errorf("prose-as: --cpuprofile: %v", perr)
+		}
+		if perr := pprof.StartCPUProfile(f); perr != nil {
+			f.Close()
+			return fmt.Errorf("prose-as: --cpuprofile: %v", perr)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if cerr := f.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("prose-as: --cpuprofile: %v", cerr)
+			}
+		}()
+	}
 	if s.Config != "" {
 		log.Info("config file loaded", "path", s.Config)
 	}

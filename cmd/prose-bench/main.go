@@ -1,0 +1,250 @@
+//go:build linux
+
+// Command prose-bench is the load and performance harness of prosesec
+// (DESIGN §7). It measures the ProSe Application Server's token endpoint
+// over loopback HTTP and the reference ceiling next to it:
+//
+//	prose-bench token           load on POST /oauth2/token of a spawned (or running) prose-as
+//	prose-bench ceiling         the same load on a server that only signs an ES256 JWT per request
+//	prose-bench ceiling-server  that reference server (spawned by ceiling as a separate process)
+//
+// Every run is bounded in time and in requests, sends traffic to loopback
+// addresses only, and reports throughput, latency percentiles, errors by
+// status and OAuth error code, and the CPU time per token of the server
+// process and of the load generator. See docs/performance.md.
+//
+// This package is the composition root of the harness: the only place that
+// reads flags, the environment, /proc and the wall clock.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1 // runtime error, or a run with errors
+	exitUsage   = 2 // bad command line
+)
+
+// usageError is a bad invocation: run prints it with the command's usage
+// and exits with status 2.
+type usageError struct{ msg string }
+
+func (u *usageError) Error() string { return "prose-bench: " + u.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// command is one subcommand.
+type command struct {
+	name     string
+	synopsis string
+	short    string
+	long     string
+	examples []string
+	// setup defines the flags on fs and returns what runs once they are parsed.
+	setup func(fs *flag.FlagSet) func(ctx context.Context, e *env) error
+}
+
+// env is what a command may use of the process.
+type env struct {
+	stdout, stderr io.Writer
+	fs             *flag.FlagSet
+	args           []string // the full command line, for the report
+}
+
+func commands() []*command {
+	return []*command{tokenCommand(), ceilingCommand(), ceilingServerCommand()}
+}
+
+const rootLong = "prose-bench is the load and performance harness of prosesec. It drives the " +
+	"ProSe Application Server's token endpoint over loopback HTTP (never anything else) and reports " +
+	"tokens/s, latency percentiles, errors and the CPU time per token of the server and of " +
+	"itself, as a Markdown table or as JSON. Every run is bounded: at most 10m and 10M requests. " +
+	"Exit status: 0 success, 1 runtime error or a run with errors, 2 usage error."
+
+// run executes the command line and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, "prose-bench: missing command\n\n")
+		printRootHelp(stderr)
+		return exitUsage
+	}
+	if isHelpArg(args[0]) {
+		if args[0] == "help" && len(args) > 1 {
+			for _, c := range commands() {
+				if c.name == args[1] {
+					printHelp(stdout, c)
+					return exitOK
+				}
+			}
+			fmt.Fprintf(stderr, "prose-bench: help: unknown command %q\n\n", args[1])
+			printRootHelp(stderr)
+			return exitUsage
+		}
+		printRootHelp(stdout)
+		return exitOK
+	}
+	var c *command
+	for _, x := range commands() {
+		if x.name == args[0] {
+			c = x
+		}
+	}
+	if c == nil {
+		fmt.Fprintf(stderr, "prose-bench: unknown command %q\n\n", args[0])
+		printRootHelp(stderr)
+		return exitUsage
+	}
+	fs := newFlagSet(c.name)
+	act := c.setup(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(stdout, c)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "prose-bench: %s: %v\n\n", c.name, err)
+		printHelp(stderr, c)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "prose-bench: %s: unexpected argument %q (flags are written --name value)\n\n", c.name, fs.Arg(0))
+		printHelp(stderr, c)
+		return exitUsage
+	}
+	err := act(ctx, &env{stdout: stdout, stderr: stderr, fs: fs, args: args})
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "%s\n\n", ue.Error())
+		printHelp(stderr, c)
+		return exitUsage
+	default:
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "prose-bench: ") {
+			msg = "prose-bench: " + msg
+		}
+		fmt.Fprintln(stderr, msg)
+		return exitFailure
+	}
+}
+
+func isHelpArg(a string) bool {
+	return a == "-h" || a == "-help" || a == "--help" || a == "help"
+}
+
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // run prints errors and usage itself
+	fs.Usage = func() {}
+	return fs
+}
+
+func printRootHelp(w io.Writer) {
+	fmt.Fprintf(w, "Usage:\n  prose-bench COMMAND [flags]\n\n%s\n\nCommands:\n", wrap(rootLong, 78))
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for _, c := range commands() {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.short)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nRun 'prose-bench COMMAND --help' for the flags and examples of a command.\n")
+	fmt.Fprintf(w, "\nExamples:\n")
+	for _, c := range commands() {
+		if len(c.examples) > 0 {
+			for _, line := range strings.Split(c.examples[0], "\n") {
+				fmt.Fprintf(w, "  %s\n", line)
+			}
+		}
+	}
+}
+
+// printHelp writes the usage line, description, flags and examples of c.
+func printHelp(w io.Writer, c *command) {
+	fmt.Fprintf(w, "Usage:\n  %s\n\n%s\n", c.synopsis, wrap(c.long, 78))
+	fs := newFlagSet(c.name)
+	c.setup(fs)
+	var fl []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) { fl = append(fl, f) })
+	sort.Slice(fl, func(i, j int) bool { return fl[i].Name < fl[j].Name })
+	if len(fl) > 0 {
+		fmt.Fprintf(w, "\nFlags:\n")
+	}
+	for _, f := range fl {
+		typ, usage := flag.UnquoteUsage(f)
+		head := "  --" + f.Name
+		if typ != "" {
+			head += " " + typ
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			usage += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "%s\n%s\n", head, indent(wrap(usage, 70), "        "))
+	}
+	if len(c.examples) > 0 {
+		fmt.Fprintf(w, "\nExamples:\n")
+		for i, ex := range c.examples {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			for _, line := range strings.Split(ex, "\n") {
+				fmt.Fprintf(w, "  %s\n", line)
+			}
+		}
+	}
+}
+
+func indent(s, pre string) string {
+	lines := strings.Split(s, "\n")
+	for i := range lines {
+		lines[i] = pre + lines[i]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// wrap breaks s into lines of at most width characters at spaces.
+func wrap(s string, width int) string {
+	var b strings.Builder
+	n := 0
+	for i, word := range strings.Fields(s) {
+		if i > 0 && n+1+len(word) > width {
+			b.WriteByte('\n')
+			n = 0
+		} else if i > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(word)
+		n += len(word)
+	}
+	return b.String()
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, " ") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
