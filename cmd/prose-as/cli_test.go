@@ -375,8 +375,12 @@ func TestListenAddressChecks(t *testing.T) {
 		t.Errorf("insecure on loopback with admin disabled: %v", err)
 	}
 	s.DB = "postgres://as@db/prose"
-	if err := s.check(); err == nil || !strings.Contains(err.Error(), "PostgreSQL backend is not built yet") {
-		t.Errorf("postgres: %v", err)
+	if err := s.check(); err != nil {
+		t.Errorf("postgres URL: %v", err)
+	}
+	s.DB = "mysql://as:pw@db/prose"
+	if err := s.check(); err == nil || !strings.Contains(err.Error(), "want a SQLite file path or a postgres:// URL") || strings.Contains(err.Error(), "pw") {
+		t.Errorf("other URL scheme: %v", err)
 	}
 }
 

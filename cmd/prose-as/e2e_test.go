@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/prosesec/prosesec/as/httpapi"
 	"github.com/prosesec/prosesec/token"
 )
@@ -581,7 +583,7 @@ func TestServeRefusesBadSetups(t *testing.T) {
 	}{
 		{nil, []string{"serve", "--insecure-http", "--listen", "0.0.0.0:0"}, 1, `--insecure-http refused: listen address "0.0.0.0:0" is not loopback`},
 		{[]string{"PROSE_AS_LISTEN=:8443"}, []string{"serve", "--insecure-http"}, 1, `listen address ":8443" is not loopback`},
-		{nil, []string{"serve", "--db", "postgres://as@db.example/prose"}, 1, "PostgreSQL backend is not built yet"},
+		{nil, []string{"serve", "--insecure-http", "--listen", "127.0.0.1:0", "--admin-listen", "", "--db", "postgres://as:hunter2@127.0.0.1:1/prose?connect_timeout=2"}, 1, "opening database postgres://as@127.0.0.1:1/prose"},
 		{nil, []string{"serve", "--config", cfg}, 1, `unknown key "listen-addr"`},
 		{[]string{"PROSE_AS_CONFIG=" + cfg}, []string{"serve"}, 1, `unknown key "listen-addr"`},
 		{nil, []string{"serve", "--config", filepath.Join(dir, "missing.yaml")}, 1, "reading config file"},
@@ -602,5 +604,55 @@ func TestServeRefusesBadSetups(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("refused starts left files behind: %v", entries)
+	}
+}
+
+// TestServePostgres runs prose-as on the PostgreSQL backend (in a schema of
+// its own) and issues a token through it. It needs PROSE_TEST_POSTGRES_DSN,
+// as the store/postgres tests do.
+func TestServePostgres(t *testing.T) {
+	dsn := os.Getenv("PROSE_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("PROSE_TEST_POSTGRES_DSN not set; see README (PostgreSQL tests)")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("PostgreSQL named by PROSE_TEST_POSTGRES_DSN is unreachable: %v", err)
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("prose_as_e2e_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+
+	dir := t.TempDir()
+	s := startServer(t, dir, nil, "--insecure-http", "--db", u.String())
+	defer s.stop()
+	if strings.Contains(s.logs.String(), "prose_test?") || (u.User != nil && strings.Contains(s.logs.String(), func() string { p, _ := u.User.Password(); return ":" + p + "@" }())) {
+		t.Errorf("the DSN's password or query appears in the logs:\n%s", s.logs.String())
+	}
+	keyFile := filepath.Join(dir, "ue-pg.pem")
+	mustCLI(t, "keygen", "--out", keyFile)
+	secretFile := filepath.Join(dir, "ue-pg.secret")
+	mustCLI(t, "admin", "ue", "add", "--data-dir", dir, "--endpoint", "http://"+s.admin, "--id", "ue-pg",
+		"--public-key", keyFile+".pub.jwk", "--grant", "use:00002a", "--secret", "--secret-out", secretFile)
+	secret := readTrimmed(t, secretFile)
+	code, body, err := tokenRequest(ctx, s.client, s.url("/oauth2/token"), [2]string{"ue-pg", secret},
+		url.Values{"grant_type": {"client_credentials"}, "scope": {"u2u:use:00002a"}})
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("token over PostgreSQL: %d %s %v", code, body, err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+schema+".tokens").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("issued tokens recorded in PostgreSQL: %d, %v", n, err)
 	}
 }

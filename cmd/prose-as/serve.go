@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +22,8 @@ import (
 
 	"github.com/prosesec/prosesec/as"
 	"github.com/prosesec/prosesec/as/httpapi"
+	"github.com/prosesec/prosesec/store"
+	"github.com/prosesec/prosesec/store/postgres"
 	"github.com/prosesec/prosesec/store/sqlite"
 	"github.com/prosesec/prosesec/token"
 )
@@ -73,7 +74,7 @@ func serveFlags(fs *flag.FlagSet) *serveSettings {
 	fs.StringVar(&s.AdminListen, "admin-listen", "127.0.0.1:8444", "`ADDR` of the admin API; \"\" disables it. Plain HTTP on loopback, TLS otherwise; the bound address is written to DIR/admin.addr")
 	fs.StringVar(&s.Issuer, "issuer", "", "issuer `URL` (token iss, base of every endpoint URL); default https://<listen address>, or http:// with --insecure-http")
 	fs.StringVar(&s.Audience, "audience", as.DefaultAudience, "`AUDIENCE` (aud claim) of issued tokens: the PC5 audience the UEs verify")
-	fs.StringVar(&s.DB, "db", "", "database: a SQLite file `PATH` (default DIR/prose-as.db); postgres://… is reserved for the PostgreSQL backend, not built yet")
+	fs.StringVar(&s.DB, "db", "", "database: a SQLite file `PATH` (default DIR/prose-as.db), or a PostgreSQL URL postgres://USER@HOST:PORT/DB (several instances may share one; put the password in PGPASSWORD or ~/.pgpass, not in the URL); a search_path parameter selects the schema")
 	fs.StringVar(&s.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM, with chain); without --tls-cert/--tls-key a self-signed one is generated in DIR")
 	fs.StringVar(&s.TLSKey, "tls-key", "", "TLS private key `FILE` (PEM, mode 0600)")
 	fs.BoolVar(&s.InsecureHTTP, "insecure-http", false, "serve plain HTTP instead of HTTPS; refused unless every listen address is loopback (for local tests or behind a TLS proxy on the same host)")
@@ -184,11 +185,8 @@ func (s *serveSettings) check() error {
 	default:
 		return usagef("serve: --signing-alg %q: use ES256 or EdDSA", s.SigningAlg)
 	}
-	if strings.HasPrefix(s.DB, "postgres://") || strings.HasPrefix(s.DB, "postgresql://") {
-		return errors.New("prose-as: --db: the PostgreSQL backend is not built yet; use a SQLite file path (default <data-dir>/prose-as.db) until it lands")
-	}
-	if strings.Contains(s.DB, "://") {
-		return usagef("serve: --db %q: want a SQLite file path (postgres:// URLs are reserved for the PostgreSQL backend)", s.DB)
+	if !isPostgresDSN(s.DB) && strings.Contains(s.DB, "://") {
+		return usagef("serve: --db %s: want a SQLite file path or a postgres:// URL", postgres.Describe(s.DB))
 	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		return usagef("serve: give both --tls-cert and --tls-key, or neither to use a generated self-signed certificate")
@@ -432,13 +430,9 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 	}
 
 	// Store.
-	dbPath := s.DB
-	if dbPath == "" {
-		dbPath = filepath.Join(s.DataDir, fileDB)
-	}
-	st, err := sqlite.Open(ctx, dbPath)
+	st, dbPath, err := openStore(ctx, s)
 	if err != nil {
-		return fmt.Errorf("prose-as: opening database %s: %v", dbPath, err)
+		return err
 	}
 	defer func() {
 		if cerr := st.Close(); cerr != nil && err == nil {
@@ -651,4 +645,31 @@ func maintainLoop(ctx context.Context, srv *as.Server, log *slog.Logger, every t
 			log.Info("purged retired signing keys", "count", res.PurgedKeys)
 		}
 	}
+}
+
+// isPostgresDSN reports whether --db names a PostgreSQL database.
+func isPostgresDSN(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// openStore opens the backend --db selects and returns it with a
+// description fit for logs (never a password).
+func openStore(ctx context.Context, s *serveSettings) (store.Store, string, error) {
+	if isPostgresDSN(s.DB) {
+		desc := postgres.Describe(s.DB)
+		st, err := postgres.Open(ctx, s.DB)
+		if err != nil {
+			return nil, desc, fmt.Errorf("prose-as: opening database %s: %v", desc, err)
+		}
+		return st, desc, nil
+	}
+	path := s.DB
+	if path == "" {
+		path = filepath.Join(s.DataDir, fileDB)
+	}
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, path, fmt.Errorf("prose-as: opening database %s: %v", path, err)
+	}
+	return st, path, nil
 }
