@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prosesec/prosesec/discovery"
 	"github.com/prosesec/prosesec/pc5/link"
 	"github.com/prosesec/prosesec/pc5/medium"
 	"github.com/prosesec/prosesec/pc5/msg"
 	"github.com/prosesec/prosesec/pc5/node"
 	"github.com/prosesec/prosesec/relay"
+	"github.com/prosesec/prosesec/token"
 )
 
 const (
@@ -332,5 +334,133 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 || r.Stats().Forwarded != runs+1 {
 		t.Fatalf("%v allocations per packet, forwarded %d", allocs, r.Stats().Forwarded)
+	}
+}
+
+// TestTwoRelaysOneWithoutServeGrant: two relays are in range of the
+// source; relay B holds no u2u:serve grant for the RSC (its token serves
+// otherRSC), although its relay core is configured with it. Discovery
+// never offers B for the RSC, even when B is heard better and less loaded,
+// since B announces (and answers) only the RSCs its token lets it serve;
+// a source forced to B (addressing it directly) is rejected with #11,
+// and then establishes through relay A.
+func TestTwoRelaysOneWithoutServeGrant(t *testing.T) {
+	const (
+		relayB     = medium.L2ID(0x000011)
+		relayBName = "ue-relay-000002"
+	)
+	w := newWorld(t)
+	a := w.newRelay(nil, table())
+	bScopes := []token.Scope{serve(otherRSC), use(testRSC)}
+	b, err := relay.New(relay.Config{
+		Self: relayB,
+		Link: w.linkConfig(relayBName, bScopes...),
+		RSCs: []token.RSC{testRSC}, // misconfigured: the token does not grant it
+		Lookup: func(_ token.RSC, ui []byte, _ time.Time) (medium.L2ID, bool) {
+			id, ok := table()[string(ui)]
+			return id, ok
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := w.mem.AttachPort(relayB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Mem(port, w.clock, b)
+	s := w.newUE(srcName1, srcID1)
+	w.newUE(tgtName1, tgtID1)
+
+	// Discovery: each relay announces ServeRSCs of its own token.
+	now := w.clock.Now()
+	da, err := discovery.NewRelay(discovery.RelayConfig{UserInfo: []byte(relayName), RSCs: discovery.ServeRSCs([]token.Scope{serve(testRSC)})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := discovery.NewRelay(discovery.RelayConfig{UserInfo: []byte(relayBName), RSCs: discovery.ServeRSCs(bScopes)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dr := range []*discovery.Relay{da, db} {
+		if err := dr.SetReachable(discovery.ReachableUE{UserInfo: []byte(tgtName1), L2ID: tgtID1, RSCs: []token.RSC{testRSC, otherRSC}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.SetLoad(0)
+	da.SetLoad(5)
+	d, err := discovery.NewDiscoverer(discovery.DiscovererConfig{UserInfo: []byte(srcName1), UseRSCs: []token.RSC{testRSC}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heard := func(from medium.L2ID, rssi int16, out []discovery.Outgoing) {
+		t.Helper()
+		for _, o := range out {
+			f, err := o.Frame()
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Src, f.RSSI = from, rssi
+			in, err := discovery.Decode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Handle(in, now)
+		}
+	}
+	heard(relayID, -80, da.Announce(now)) // A: weaker and more loaded
+	heard(relayB, -40, db.Announce(now))  // B: stronger, idle, but not for testRSC
+	// Model B: B does not answer a solicitation for testRSC; A does.
+	sol, err := d.Solicit(testRSC, []byte(tgtName1), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	solFrame, err := sol.Frame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	solFrame.Src = srcID1
+	solIn, err := discovery.Decode(solFrame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := db.Handle(solIn, now); len(out) != 0 {
+		t.Fatalf("relay B answered a solicitation for %v: %+v", testRSC, out)
+	}
+	heard(relayID, -80, da.Handle(solIn, now))
+	cs := d.Candidates(testRSC, []byte(tgtName1), now)
+	if len(cs) != 1 || cs[0].Relay != relayID || !cs[0].TargetReachable {
+		t.Fatalf("candidates for %v: %+v, want relay A only", testRSC, cs)
+	}
+	if c, ok := d.Select(testRSC, []byte(tgtName1), now); !ok || c.Relay != relayID {
+		t.Fatalf("selected %+v (%v), want relay A", c, ok)
+	}
+	// B is heard, for the RSC it may serve: it would win on RSSI and load.
+	if c, ok := d.Select(otherRSC, []byte(tgtName1), now); !ok || c.Relay != relayB {
+		t.Fatalf("for %v selected %+v (%v), want relay B", otherRSC, c, ok)
+	}
+	if discovery.CompareCandidates(discovery.Candidate{Relay: relayB, RSC: testRSC, TargetReachable: true, RSSI: -40},
+		discovery.Candidate{Relay: relayID, RSC: testRSC, TargetReachable: true, RSSI: -80, Load: 5}) >= 0 {
+		t.Fatal("the rule itself prefers A: the test proves nothing")
+	}
+
+	// Forced: the source addresses B directly.
+	s.drv.Do(func(now time.Time) {
+		if err := s.ep.Connect(now, relayB, []byte(relayBName), []byte(tgtName1)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	w.clock.Advance(5 * time.Second)
+	mustReject(t, s, msg.CauseRequiredServiceNotAllowed, false)
+	if b.Links() != 0 || b.Stats().Forwarded != 0 {
+		t.Fatalf("relay B keeps %d links, stats %+v", b.Links(), b.Stats())
+	}
+	// Through the selected relay A the same source gets its link.
+	s.events = nil
+	s.connect(t, tgtName1)
+	w.clock.Advance(5 * time.Second)
+	mustEstablish(t, s, tgtID1)
+	if a.Links() != 2 {
+		t.Fatalf("relay A links = %d, want 2", a.Links())
 	}
 }

@@ -19,7 +19,11 @@ import (
 // serve (plain HTTP on loopback), three UEs registered with prose-as admin
 // and provisioned with prose-ue, then the AS stopped and a relay, a target and
 // a source run as three prose-ue processes on the UDP loopback medium; the
-// source pings the target through the relay.
+// source pings the target through the relay. Then, back in coverage (the AS
+// restarted on the same data dir), the target's tokens are revoked and the
+// relay alone re-provisions, fetching the new status lists; out of coverage
+// again, the relay refuses hop 2 to the target (#6 to the target) and the
+// source's hop 1 is rejected with #4.
 func TestMultiProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs binaries")
@@ -111,6 +115,63 @@ func TestMultiProcess(t *testing.T) {
 	}
 	if !strings.Contains(targetP.out.String(), "echo request seq=3 from fd50:4300:10::1") {
 		t.Errorf("target did not see the echo requests")
+	}
+	if t.Failed() {
+		return
+	}
+
+	// Back in coverage: the AS again on the same data dir and address (the
+	// issuer URL is in the tokens), the target's tokens revoked, and the
+	// relay (only it) refreshes its cached status lists.
+	as = start(t, asBin, "serve", "--data-dir", data, "--listen", strings.TrimSpace(string(addr)), "--admin-listen", "127.0.0.1:0", "--insecure-http")
+	revoked := ""
+	for i := 0; i < 200; i++ {
+		o, err := exec.Command(asBin, "admin", "ue", "revoke", "--data-dir", data, "--id", "ue-target-00001").CombinedOutput()
+		if revoked = string(o); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(revoked, "1 token(s) of ue-target-00001 revoked") {
+		t.Fatalf("revoke: %s\nprose-as:\n%s", revoked, as.out.String())
+	}
+	if out := must(ueBin, "provision", "--cache-dir", filepath.Join(work, "r1"), "--issuer", issuer, "--client-id", "ue-relay-000001"); !strings.Contains(out, "provisioned ue-relay-000001") {
+		t.Fatalf("provision: %s", out)
+	}
+	as.stop(t)
+
+	// Out of coverage again: the target (whose own cache does not know of
+	// the revocation) runs, the source asks for it; the relay's hop 2 to
+	// the revoked target fails, and the source gets the reject.
+	relayP = start(t, ueBin, "run", "--cache-dir", filepath.Join(work, "r1"), "--role", "relay", "--l2", "10",
+		"--listen", listen(ports[0]), "--peer", peer("1", ports[1]), "--peer", peer("21", ports[2]))
+	targetP = start(t, ueBin, "run", "--cache-dir", filepath.Join(work, "t1"), "--role", "target", "--l2", "21",
+		"--listen", listen(ports[2]), "--peer", peer("10", ports[0]))
+	src = exec.CommandContext(ctx, ueBin, "run", "--cache-dir", filepath.Join(work, "s1"), "--role", "source", "--l2", "1",
+		"--listen", listen(ports[1]), "--peer", peer("10", ports[0]), "--target", "ue-target-00001", "--ping", "1", "--interval", "1s")
+	out, err = src.CombinedOutput()
+	relayP.stop(t)
+	targetP.stop(t)
+	t.Logf("after revocation:\nsource:\n%s\nrelay:\n%s\ntarget:\n%s", out, relayP.out.String(), targetP.out.String())
+	if err == nil {
+		t.Fatalf("source reached the revoked target")
+	}
+	for _, want := range []string{"relay ue-relay-000001 (000010) selected", "hop 1 rejected with cause #4"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("source output lacks %q", want)
+		}
+	}
+	if strings.Contains(string(out), "icmp_seq=") {
+		t.Errorf("an echo came back from the revoked target")
+	}
+	if !strings.Contains(relayP.out.String(), "hop 2 failures 1") {
+		t.Errorf("relay counted no hop 2 failure")
+	}
+	// The relay refused the target's token (its refreshed status list marks
+	// it revoked) in its SECURITY MODE COMMAND check: #6 to the target.
+	if !strings.Contains(targetP.out.String(), "link with 000010 rejected: cause #6") ||
+		!strings.Contains(targetP.out.String(), "SECURITY MODE REJECT with #6 authentication failure") {
+		t.Errorf("target was not rejected with #6")
 	}
 }
 
