@@ -1,9 +1,8 @@
 package token
 
-// This file fixes the public API of package token so that other packages can
-// be written against it while the implementation lands. Bodies marked
-// "unimplemented" are replaced by the implementation; signatures may only be
-// extended, not changed, without updating every caller.
+// This file holds the public types of package token: algorithms, formats,
+// scopes, the claims model, signer and verifier configuration, and the
+// sentinel errors every verification failure wraps.
 
 import (
 	"crypto"
