@@ -25,6 +25,7 @@ type handler struct {
 	gatherer  prometheus.Gatherer
 	maxBody   int64
 	adminHash *[32]byte // nil: no admin credential
+	limit     *limiter  // nil: no rate limit
 }
 
 func newHandler(o Options) (*handler, error) {
@@ -35,6 +36,7 @@ func newHandler(o Options) (*handler, error) {
 	if h.maxBody == 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
+	h.limit = newLimiter(o.RateLimit, o.Server.Now)
 	if o.AdminToken != nil {
 		sum := sha256.Sum256(o.AdminToken)
 		h.adminHash = &sum
@@ -58,6 +60,7 @@ type metrics struct {
 	oauthErrors *prometheus.CounterVec   // endpoint, error
 	revocations *prometheus.CounterVec   // source
 	storeErrors *prometheus.CounterVec   // endpoint
+	rateLimited prometheus.Counter
 	panics      prometheus.Counter
 }
 
@@ -88,6 +91,10 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 			Namespace: "prose_as", Name: "store_errors_total",
 			Help: "Requests that failed on a store or internal error, by endpoint.",
 		}, []string{"endpoint"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "prose_as", Name: "token_requests_rate_limited_total",
+			Help: "Token requests refused with 429 by the per-client rate limit.",
+		}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "prose_as", Name: "http_panics_total",
 			Help: "Handler panics recovered.",
@@ -110,6 +117,9 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.storeErrors, err = register(r, m.storeErrors); err != nil {
+		return nil, err
+	}
+	if m.rateLimited, err = register(r, m.rateLimited); err != nil {
 		return nil, err
 	}
 	if m.panics, err = register(r, m.panics); err != nil {

@@ -93,6 +93,11 @@ type Options struct {
 	// MaxBodyBytes limits request bodies (default 64 KiB). A larger body is
 	// answered 413 with an RFC 6749 invalid_request JSON body.
 	MaxBodyBytes int64
+	// RateLimit limits the token requests of each client (zero value: no
+	// limit); a refused request is answered 429 with Retry-After and an
+	// RFC 6749 error body with the code slow_down. Its clock is the AS
+	// core's (Server.Now).
+	RateLimit RateLimit
 }
 
 func (o *Options) check(admin bool) error {
@@ -101,6 +106,9 @@ func (o *Options) check(admin bool) error {
 	}
 	if o.MaxBodyBytes < 0 {
 		return errors.New("as/httpapi: Options.MaxBodyBytes must not be negative")
+	}
+	if err := o.RateLimit.check(); err != nil {
+		return err
 	}
 	if o.AdminToken != nil && len(o.AdminToken) < MinAdminTokenLen {
 		return errors.New("as/httpapi: Options.AdminToken must be at least 16 bytes")

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -55,6 +57,22 @@ func (h *handler) readForm(w http.ResponseWriter, r *http.Request) (map[string]s
 		}
 	}
 	return form, nil
+}
+
+// errSlowDown answers a token request refused by the per-client rate
+// limit. RFC 6749 defines no error code for it; slow_down (RFC 8628 §3.5,
+// registered for the token endpoint) says exactly "this client is asking
+// too often, back off", whereas temporarily_unavailable would blame the
+// server for what is one client's excess.
+var errSlowDown = &as.Error{Code: "slow_down", Status: http.StatusTooManyRequests, Description: "too many token requests for this client; retry after the time in Retry-After"}
+
+// peerIP is the IP address of the connection's peer.
+func peerIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // errTooLarge is answered 413; the body is still an RFC 6749 error.
@@ -132,12 +150,24 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request) {
 		method = string(auth.Method)
 	}
 	info(r).clientID = auth.ClientID
+	key := auth.ClientID
+	if key == "" && auth.Method == as.AuthPrivateKeyJWT {
+		key = assertionSubject(auth.Assertion)
+	}
+	tk, wait := h.limit.admit(key, peerIP(r))
+	if wait > 0 {
+		h.m.rateLimited.Inc()
+		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
+		h.oauthError(w, r, errSlowDown)
+		return
+	}
 	resp, err := h.s.Token(r.Context(), as.TokenRequest{
 		GrantType: form["grant_type"],
 		Scope:     form["scope"],
 		Format:    form["token_format"],
 		Auth:      auth,
 	})
+	tk.settle(err == nil)
 	if err != nil {
 		h.oauthError(w, r, err)
 		return

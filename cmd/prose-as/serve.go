@@ -8,6 +8,7 @@ import (
 	"io"
 	stdlog "log"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -42,6 +43,15 @@ const (
 	maxMaintainInterval = 10 * time.Second
 )
 
+// Default per-client limit of the token endpoint. A UE needs one token per
+// token lifetime (hours), a few more when it re-provisions. The limit is
+// off by default until every load test of one client passes
+// --client-rate-limit 0 (see docs/prose-as.md).
+const (
+	defaultClientRateLimit = 0
+	defaultClientRateBurst = 50
+)
+
 // serveSettings are the settings of "prose-as serve", bound to its flags.
 type serveSettings struct {
 	DataDir           string
@@ -63,6 +73,8 @@ type serveSettings struct {
 	LogLevel          string
 	LogFormat         string
 	Metrics           string
+	ClientRateLimit   float64
+	ClientRateBurst   int
 	Config            string
 	CPUProfile        string // hidden: for prose-bench and pprof
 }
@@ -89,6 +101,8 @@ func serveFlags(fs *flag.FlagSet) *serveSettings {
 	fs.StringVar(&s.LogLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&s.LogFormat, "log-format", "text", "log `FORMAT`: text or json")
 	fs.StringVar(&s.Metrics, "metrics", "public", "where GET /metrics is served: `WHERE` is public (the --listen address), admin (the --admin-listen address, unauthenticated) or off")
+	fs.Float64Var(&s.ClientRateLimit, "client-rate-limit", defaultClientRateLimit, "sustained token requests per second (`RATE`) each client may make at POST /oauth2/token; more are answered 429 slow_down with Retry-After. Failed requests count per client and source address, so nobody can lock a client out by knowing its ID. 0 disables the limit")
+	fs.IntVar(&s.ClientRateBurst, "client-rate-burst", defaultClientRateBurst, "bucket size of the per-client limit: token requests (`N`) a client may make at once after a quiet period")
 	fs.StringVar(&s.Config, "config", "", "YAML `FILE` whose keys are these flag names; flags and environment variables take precedence (env PROSE_AS_CONFIG)")
 	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE` (for go tool pprof)")
 	return s
@@ -171,6 +185,12 @@ func (s *serveSettings) check() error {
 		}
 	default:
 		return usagef("serve: --metrics %q: use public, admin or off", s.Metrics)
+	}
+	if s.ClientRateLimit < 0 || math.IsNaN(s.ClientRateLimit) || math.IsInf(s.ClientRateLimit, 0) {
+		return usagef("serve: --client-rate-limit %v: want a number of requests per second >= 0 (0 disables the limit)", s.ClientRateLimit)
+	}
+	if s.ClientRateBurst < 1 {
+		return usagef("serve: --client-rate-burst %d: want at least 1", s.ClientRateBurst)
 	}
 	switch s.LogFormat {
 	case "text", "json":
@@ -469,6 +489,7 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 		Registry:   reg,
 		Logger:     log,
 		AdminToken: []byte(adminToken),
+		RateLimit:  httpapi.RateLimit{Rate: s.ClientRateLimit, Burst: s.ClientRateBurst},
 	}
 	if s.Metrics == "public" {
 		opts.Gatherer = reg
@@ -545,6 +566,8 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 		"kek", kc.origin,
 		"admin_token", tc.origin,
 		"signing_alg", s.SigningAlg,
+		"client_rate_limit", s.ClientRateLimit,
+		"client_rate_burst", s.ClientRateBurst,
 		"active_kid", activeKID,
 		"next_kid", nextKID,
 	)
