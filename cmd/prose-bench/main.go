@@ -2,16 +2,19 @@
 
 // Command prose-bench is the load and performance harness of prosesec
 // (DESIGN §7). It measures the ProSe Application Server's token endpoint
-// over loopback HTTP and the reference ceiling next to it:
+// over loopback HTTP and the reference ceiling next to it, and the PC5
+// side in-process:
 //
-//	prose-bench token           load on POST /oauth2/token of a spawned (or running) prose-as
+//	prose-bench token           load on POST /oauth2/token of spawned (or running) prose-as instances
 //	prose-bench ceiling         the same load on a server that only signs an ES256 JWT per request
 //	prose-bench ceiling-server  that reference server (spawned by ceiling as a separate process)
+//	prose-bench handshake       PC5 link security handshakes per second (pc5/link, both sides)
+//	prose-bench relay           IP packets forwarded by a real relay between two established hops
 //
 // Every run is bounded in time and in requests, sends traffic to loopback
-// addresses only, and reports throughput, latency percentiles, errors by
-// status and OAuth error code, and the CPU time per token of the server
-// process and of the load generator. See docs/performance.md.
+// addresses only, and reports throughput, latency percentiles, errors, and
+// the CPU time per operation of each process involved. See
+// docs/performance.md.
 //
 // This package is the composition root of the harness: the only place that
 // reads flags, the environment, /proc and the wall clock.
@@ -72,13 +75,15 @@ type env struct {
 }
 
 func commands() []*command {
-	return []*command{tokenCommand(), ceilingCommand(), ceilingServerCommand()}
+	return []*command{tokenCommand(), ceilingCommand(), ceilingServerCommand(), handshakeCommand(), relayCommand()}
 }
 
 const rootLong = "prose-bench is the load and performance harness of prosesec. It drives the " +
 	"ProSe Application Server's token endpoint over loopback HTTP (never anything else) and reports " +
 	"tokens/s, latency percentiles, errors and the CPU time per token of the server and of " +
-	"itself, as a Markdown table or as JSON. Every run is bounded: at most 10m and 10M requests. " +
+	"itself; it also measures PC5 handshakes and relay forwarding in-process (or over UDP on " +
+	"loopback). Reports are Markdown tables or JSON. Every run is bounded: at most 10m and 10M " +
+	"requests, handshakes or packets. " +
 	"Exit status: 0 success, 1 runtime error or a run with errors, 2 usage error."
 
 // run executes the command line and returns the exit status.
