@@ -19,15 +19,30 @@ import (
 	"github.com/prosesec/prosesec/token"
 )
 
+// crashBackend says where a crash-test server keeps its state: the
+// embedded SQLite file in the data directory (the zero value) or a
+// PostgreSQL database (serve flags and environment from pgTestDB).
+type crashBackend struct {
+	name  string
+	serve []string // extra prose-as serve flags (--db …)
+	env   []string // extra environment of the server (PGPASSWORD)
+}
+
 // TestCrashSafety kills the server with SIGKILL in the middle of a token
-// load, three times, and checks after each restart that every token a
-// client received is on record with the status index it carries, that no
-// status index was assigned twice, and that every received token can be
-// revoked.
+// load, three times, on its SQLite store; see runCrashSafety.
 func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}
+	runCrashSafety(t, crashBackend{name: "SQLite"})
+}
+
+// runCrashSafety kills the server with SIGKILL in the middle of a token
+// load, three times, and checks after each restart that every token a
+// client received is on record with the status index it carries, that no
+// status index was assigned twice, and that every received token can be
+// revoked.
+func runCrashSafety(t *testing.T, b crashBackend) {
 	const (
 		workers   = 12
 		perRound  = 150 // tokens received before the kill
@@ -36,7 +51,9 @@ func TestCrashSafety(t *testing.T) {
 	)
 	dir := t.TempDir()
 	keys := t.TempDir()
-	s := startServer(t, dir, nil, "--insecure-http")
+	flags := append(append([]string{"--insecure-http"}, b.serve...), loadTestFlags(t)...)
+	start := func() *server { return startServer(t, dir, b.env, flags...) }
+	s := start()
 	mustCLI(t, "keygen", "--out", filepath.Join(keys, "ue.pem"))
 	secretFile := filepath.Join(keys, "ue.secret")
 	mustCLI(t, "admin", "ue", "add", "--data-dir", dir, "--id", "ue-crash", "--public-key", filepath.Join(keys, "ue.pem.pub.jwk"),
@@ -46,20 +63,20 @@ func TestCrashSafety(t *testing.T) {
 	var received []issued
 	for round := 1; round <= rounds; round++ {
 		if round > 1 {
-			s = startServer(t, dir, nil, "--insecure-http")
+			s = start()
 		}
 		got, inFlight, failed := loadAndKill(t, s, secret, workers, perRound, roundWait)
-		t.Logf("round %d: %d tokens received, %d requests in flight at SIGKILL, %d failed after it", round, len(got), inFlight, failed)
+		t.Logf("%s round %d: %d tokens received, %d requests in flight at SIGKILL, %d failed after it", b.name, round, len(got), inFlight, failed)
 		received = append(received, got...)
 		// Every token so far must be known after each restart.
-		s = startServer(t, dir, nil, "--insecure-http")
+		s = start()
 		checkRecords(t, s, received)
 		s.stop()
 	}
 
 	// Final restart: revoke every received token; each must succeed and
 	// its bit must be set in the status list.
-	s = startServer(t, dir, nil, "--insecure-http")
+	s = start()
 	adminToken := readTrimmed(t, filepath.Join(dir, fileAdminToken))
 	revokeAll(t, s, adminToken, received)
 	trust := token.NewTrustStore()
@@ -77,6 +94,25 @@ func TestCrashSafety(t *testing.T) {
 	}
 	s.stop()
 }
+
+// loadTestFlags are the serve flags of a server that one client loads
+// heavily: --client-rate-limit=0 when this prose-as has per-client rate
+// limiting (read from its serve --help, once).
+func loadTestFlags(t *testing.T) []string {
+	t.Helper()
+	loadFlagsOnce.Do(func() {
+		out, _, code := cli(t, nil, "serve", "--help")
+		if code == 0 && strings.Contains(out, "--client-rate-limit") {
+			loadFlags = []string{"--client-rate-limit=0"}
+		}
+	})
+	return loadFlags
+}
+
+var (
+	loadFlagsOnce sync.Once
+	loadFlags     []string
+)
 
 // loadAndKill runs token requests from workers goroutines until perRound
 // tokens have been received, then SIGKILLs the server while requests are
@@ -151,11 +187,12 @@ func loadAndKill(t *testing.T, s *server, secret string, workers, perRound int, 
 	return got, inFlightAtKill, failed.Load()
 }
 
-// checkRecords lists every issued-token record through the admin API and
+// checkRecords lists every issued-token record through the admin API
+// (prose-as admin token list, with adminArgs added to the command line) and
 // checks it against what the clients received.
-func checkRecords(t *testing.T, s *server, received []issued) {
+func checkRecords(t *testing.T, s *server, received []issued, adminArgs ...string) {
 	t.Helper()
-	out := mustCLI(t, "admin", "token", "list", "--data-dir", s.dir, "--json")
+	out := mustCLI(t, append([]string{"admin", "token", "list", "--data-dir", s.dir, "--json"}, adminArgs...)...)
 	var list httpapi.TokenListResponse
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatalf("admin token list --json: %v", err)

@@ -1,0 +1,94 @@
+//go:build unix
+
+package main
+
+// Reliability tests on PostgreSQL: the shared database helper and the
+// crash test on the PostgreSQL backend. The tests need
+// PROSE_TEST_POSTGRES_DSN (a postgres:// URL, see docs/postgres.md): they
+// skip when it is unset and fail when it is set but the database cannot be
+// reached.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// pgTestDB is a schema of its own in the database named by
+// PROSE_TEST_POSTGRES_DSN, dropped when the test ends.
+type pgTestDB struct {
+	schema string
+	dsn    string    // for prose-as serve --db: selects the schema, no password
+	env    []string  // PGPASSWORD for the server, when the DSN had one
+	conn   *pgx.Conn // the test's own connection, for direct checks
+}
+
+// newPGTestDB creates the test's schema. It skips the test when
+// PROSE_TEST_POSTGRES_DSN is unset and fails it when the variable is set
+// but the database cannot be reached or the schema not created.
+func newPGTestDB(t *testing.T, prefix string) *pgTestDB {
+	t.Helper()
+	dsn := os.Getenv("PROSE_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("PROSE_TEST_POSTGRES_DSN not set; see docs/postgres.md (PostgreSQL tests)")
+	}
+	if !isPostgresDSN(dsn) {
+		t.Fatalf("PROSE_TEST_POSTGRES_DSN must be a postgres:// URL for the prose-as tests (it is passed to serve --db)")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("PROSE_TEST_POSTGRES_DSN does not parse as a URL: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("PostgreSQL named by PROSE_TEST_POSTGRES_DSN is unreachable: %v", err)
+	}
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	db := &pgTestDB{schema: "prose_as_" + prefix + "_" + hex.EncodeToString(rnd[:]), conn: conn}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{db.schema}.Sanitize()); err != nil {
+		conn.Close(ctx)
+		t.Fatalf("creating schema %s: %v", db.schema, err)
+	}
+	// Runs after the servers' own cleanups (registered later) killed them.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{db.schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", db.schema, err)
+		}
+		conn.Close(ctx)
+	})
+	// The server gets the password through PGPASSWORD, as docs/postgres.md
+	// recommends, so that it is not on its command line.
+	if u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			db.env = []string{"PGPASSWORD=" + pw}
+			u.User = url.User(u.User.Username())
+		}
+	}
+	q := u.Query()
+	q.Set("search_path", db.schema)
+	u.RawQuery = q.Encode()
+	db.dsn = u.String()
+	return db
+}
+
+// TestCrashSafetyPostgres is TestCrashSafety on the PostgreSQL backend:
+// SIGKILL under load, three times, then every received token must be on
+// record, carry a unique status index and be revocable.
+func TestCrashSafetyPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	db := newPGTestDB(t, "crash")
+	runCrashSafety(t, crashBackend{name: "PostgreSQL", serve: []string{"--db", db.dsn}, env: db.env})
+}
