@@ -91,6 +91,12 @@ type testAS struct {
 
 func newTestAS(t testing.TB) *testAS {
 	t.Helper()
+	return newTestASWith(t, nil)
+}
+
+// newTestASWith is newTestAS with Options changed by mod.
+func newTestASWith(t testing.TB, mod func(*httpapi.Options)) *testAS {
+	t.Helper()
 	a := &testAS{t: t, clk: &clock{t: time.Now().Truncate(time.Second)}, logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
 	var h http.Handler
 	a.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
@@ -113,6 +119,9 @@ func newTestAS(t testing.TB) *testAS {
 		Gatherer:   a.reg,
 		Logger:     slog.New(slog.NewTextHandler(a.logs, nil)),
 		AdminToken: []byte(adminToken),
+	}
+	if mod != nil {
+		mod(&o)
 	}
 	pub, err := httpapi.NewPublic(o)
 	if err != nil {
