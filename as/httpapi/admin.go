@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prosesec/prosesec/as"
 	"github.com/prosesec/prosesec/token"
@@ -86,22 +89,15 @@ const (
 
 func (h *handler) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, fn http.HandlerFunc) {
-		mux.Handle(pattern, h.wrap(pattern, false, h.adminAuth(fn)))
+	for _, rt := range Routes() {
+		if rt.Admin {
+			pattern := rt.Method + " " + rt.Pattern
+			mux.Handle(pattern, h.wrap(pattern, false, h.adminAuth(h.handlerFor(rt))))
+		}
 	}
-	route("POST /admin/v1/ues", h.adminRegisterUE)
-	route("GET /admin/v1/ues", h.adminListUEs)
-	route("GET /admin/v1/ues/{id}", h.adminGetUE)
-	route("PUT /admin/v1/ues/{id}", h.adminUpdateUE)
-	route("DELETE /admin/v1/ues/{id}", h.adminRemoveUE)
-	route("POST /admin/v1/ues/{id}/revoke", h.adminRevokeUE)
-	route("GET /admin/v1/tokens", h.adminListTokens)
-	route("POST /admin/v1/tokens/{jti}/revoke", h.adminRevokeToken)
-	route("GET /admin/v1/keys", h.adminKeys)
-	route("POST /admin/v1/keys/rotate", h.adminRotate)
-	route("/admin/", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/admin/", h.wrap("/admin/", false, h.adminAuth(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not_found", "no such admin endpoint or method")
-	})
+	})))
 	return mux
 }
 
@@ -148,9 +144,9 @@ func badRequest(format string, a ...any) *as.Error {
 	return as.ErrInvalidRequest.WithDescriptionf(format, a...)
 }
 
-// readJSON decodes a size-limited application/json body strictly (unknown
-// fields and trailing data rejected). An empty body leaves v unchanged
-// when allowEmpty.
+// readJSON decodes a size-limited application/json body strictly: UTF-8
+// (RFC 8259 §8.1), no member name twice in an object, no unknown fields,
+// no trailing data. An empty body leaves v unchanged when allowEmpty.
 func (h *handler) readJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) *as.Error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
@@ -163,8 +159,18 @@ func (h *handler) readJSON(w http.ResponseWriter, r *http.Request, v any, allowE
 	if len(bytes.TrimSpace(body)) == 0 && allowEmpty {
 		return nil
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
 		return badRequest("Content-Type must be application/json")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return badRequest("the JSON body must be UTF-8 encoded")
+	}
+	if !utf8.Valid(body) {
+		return badRequest("the JSON body is not valid UTF-8")
+	}
+	if err := checkJSONDuplicates(body); err != nil {
+		return badRequest("invalid JSON body: %v", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -175,6 +181,81 @@ func (h *handler) readJSON(w http.ResponseWriter, r *http.Request, v any, allowE
 		return badRequest("invalid JSON body: trailing data")
 	}
 	return nil
+}
+
+// maxJSONDepth bounds the nesting of an admin request body.
+const maxJSONDepth = 32
+
+// checkJSONDuplicates rejects a JSON text in which an object has a member
+// name twice (encoding/json would silently keep the last one, so that two
+// parsers could read different requests) or that nests deeper than
+// maxJSONDepth. Syntax errors are left to the decoder.
+func checkJSONDuplicates(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next token of an object is a member name
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF or a syntax error the decoder reports
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = &stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				if top != nil && top.object {
+					top.key = true
+				}
+				if len(stack) >= maxJSONDepth {
+					return fmt.Errorf("nested deeper than %d levels", maxJSONDepth)
+				}
+				stack = append(stack, frame{object: d == '{', keys: map[string]bool{}, key: true})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		if top == nil || !top.object {
+			continue
+		}
+		if top.key {
+			name, _ := tok.(string)
+			if top.keys[name] {
+				return fmt.Errorf("member %q appears more than once", name)
+			}
+			top.keys[name] = true
+			top.key = false
+		} else {
+			top.key = true
+		}
+	}
+}
+
+// adminQuery parses the query string strictly: well-formed, UTF-8, each
+// parameter at most once.
+func adminQuery(r *http.Request) (map[string]string, *as.Error) {
+	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, badRequest("the query string is not a valid form encoding")
+	}
+	q := make(map[string]string, len(vals))
+	for k, v := range vals {
+		if len(v) > 1 {
+			return nil, badRequest("query parameter %q is included more than once", k)
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(v[0]) {
+			return nil, badRequest("the query string is not valid UTF-8")
+		}
+		q[k] = v[0]
+	}
+	return q, nil
 }
 
 // parsePublicKey accepts a JWK object or a JSON string holding PEM (or a
@@ -311,8 +392,8 @@ func (h *handler) adminGetUE(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, UEResponse{UE: ue})
 }
 
-func pageLimit(r *http.Request) (int, *as.Error) {
-	s := r.URL.Query().Get("limit")
+func pageLimit(q map[string]string) (int, *as.Error) {
+	s := q["limit"]
 	if s == "" {
 		return DefaultPageSize, nil
 	}
@@ -324,12 +405,17 @@ func pageLimit(r *http.Request) (int, *as.Error) {
 }
 
 func (h *handler) adminListUEs(w http.ResponseWriter, r *http.Request) {
-	limit, e := pageLimit(r)
+	q, e := adminQuery(r)
 	if e != nil {
 		h.adminError(w, r, e)
 		return
 	}
-	ues, err := h.s.ListUEs(r.Context(), r.URL.Query().Get("after"), limit)
+	limit, e := pageLimit(q)
+	if e != nil {
+		h.adminError(w, r, e)
+		return
+	}
+	ues, err := h.s.ListUEs(r.Context(), q["after"], limit)
 	if err != nil {
 		h.adminError(w, r, err)
 		return
@@ -362,14 +448,18 @@ func (h *handler) adminRevokeUE(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) adminListTokens(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, e := pageLimit(r)
+	q, e := adminQuery(r)
 	if e != nil {
 		h.adminError(w, r, e)
 		return
 	}
-	f := as.TokenFilter{Subject: q.Get("sub"), Limit: limit}
-	if s := q.Get("active"); s != "" {
+	limit, e := pageLimit(q)
+	if e != nil {
+		h.adminError(w, r, e)
+		return
+	}
+	f := as.TokenFilter{Subject: q["sub"], Limit: limit}
+	if s := q["active"]; s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
 			h.adminError(w, r, badRequest("active must be true or false"))
@@ -377,7 +467,7 @@ func (h *handler) adminListTokens(w http.ResponseWriter, r *http.Request) {
 		}
 		f.ActiveOnly = b
 	}
-	if s := q.Get("after"); s != "" {
+	if s := q["after"]; s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			h.adminError(w, r, badRequest("after must be a status index (decimal)"))

@@ -20,25 +20,114 @@ const (
 	MediaStatusListCWT = "application/statuslist+cwt"
 )
 
+// Body kinds of a route (Route.Body).
+const (
+	BodyNone         = ""              // the body is ignored
+	BodyForm         = "form"          // application/x-www-form-urlencoded, RFC 6749 rules
+	BodyJSON         = "json"          // application/json, required
+	BodyJSONOptional = "json-optional" // application/json, may be empty
+)
+
+// Route describes one route of NewPublic or NewAdmin. Routes lists them
+// all; the handlers are built from the same table, so that a test
+// iterating over Routes covers every endpoint.
+type Route struct {
+	Method  string // GET, POST, PUT, DELETE
+	Pattern string // Go 1.22 path pattern, e.g. /admin/v1/ues/{id}
+	Admin   bool   // served by NewAdmin (Authorization: Bearer <admin token>)
+	OAuth   bool   // RFC 6749 §5.2 errors, 405 on other methods
+	Body    string // BodyNone, BodyForm, BodyJSON or BodyJSONOptional
+	// Query lists the query parameters the route reads (strictly: a
+	// repeated or malformed one is invalid_request).
+	Query []string
+	// Metrics marks GET /metrics, served by NewPublic only when
+	// Options.Gatherer is set.
+	Metrics bool
+}
+
+// Routes returns the routes of NewPublic and NewAdmin.
+func Routes() []Route {
+	return []Route{
+		{Method: "POST", Pattern: as.PathToken, OAuth: true, Body: BodyForm},
+		{Method: "POST", Pattern: as.PathRevoke, OAuth: true, Body: BodyForm},
+		{Method: "POST", Pattern: as.PathIntrospect, OAuth: true, Body: BodyForm},
+		{Method: "GET", Pattern: as.PathMetadata},
+		{Method: "GET", Pattern: as.PathJWKS},
+		{Method: "GET", Pattern: as.PathStatusList + "{n}"},
+		{Method: "GET", Pattern: "/healthz"},
+		{Method: "GET", Pattern: "/readyz"},
+		{Method: "GET", Pattern: "/metrics", Metrics: true},
+		{Method: "POST", Pattern: "/admin/v1/ues", Admin: true, Body: BodyJSON},
+		{Method: "GET", Pattern: "/admin/v1/ues", Admin: true, Query: []string{"after", "limit"}},
+		{Method: "GET", Pattern: "/admin/v1/ues/{id}", Admin: true},
+		{Method: "PUT", Pattern: "/admin/v1/ues/{id}", Admin: true, Body: BodyJSON},
+		{Method: "DELETE", Pattern: "/admin/v1/ues/{id}", Admin: true},
+		{Method: "POST", Pattern: "/admin/v1/ues/{id}/revoke", Admin: true},
+		{Method: "GET", Pattern: "/admin/v1/tokens", Admin: true, Query: []string{"sub", "active", "after", "limit"}},
+		{Method: "POST", Pattern: "/admin/v1/tokens/{jti}/revoke", Admin: true},
+		{Method: "GET", Pattern: "/admin/v1/keys", Admin: true},
+		{Method: "POST", Pattern: "/admin/v1/keys/rotate", Admin: true, Body: BodyJSONOptional},
+	}
+}
+
+// handlerFor returns the handler function of a route of Routes.
+func (h *handler) handlerFor(rt Route) http.HandlerFunc {
+	switch rt.Method + " " + rt.Pattern {
+	case "POST " + as.PathToken:
+		return h.token
+	case "POST " + as.PathRevoke:
+		return h.revoke
+	case "POST " + as.PathIntrospect:
+		return h.introspect
+	case "GET " + as.PathMetadata:
+		return h.metadata
+	case "GET " + as.PathJWKS:
+		return h.jwks
+	case "GET " + as.PathStatusList + "{n}":
+		return h.statusList
+	case "GET /healthz":
+		return h.healthz
+	case "GET /readyz":
+		return h.readyz
+	case "POST /admin/v1/ues":
+		return h.adminRegisterUE
+	case "GET /admin/v1/ues":
+		return h.adminListUEs
+	case "GET /admin/v1/ues/{id}":
+		return h.adminGetUE
+	case "PUT /admin/v1/ues/{id}":
+		return h.adminUpdateUE
+	case "DELETE /admin/v1/ues/{id}":
+		return h.adminRemoveUE
+	case "POST /admin/v1/ues/{id}/revoke":
+		return h.adminRevokeUE
+	case "GET /admin/v1/tokens":
+		return h.adminListTokens
+	case "POST /admin/v1/tokens/{jti}/revoke":
+		return h.adminRevokeToken
+	case "GET /admin/v1/keys":
+		return h.adminKeys
+	case "POST /admin/v1/keys/rotate":
+		return h.adminRotate
+	}
+	panic("as/httpapi: no handler for route " + rt.Method + " " + rt.Pattern)
+}
+
 func (h *handler) publicRoutes() http.Handler {
 	mux := http.NewServeMux()
-	oauth := func(path string, fn http.HandlerFunc) {
-		mux.Handle("POST "+path, h.wrap(path, true, fn))
-		mux.Handle(path, h.wrap(path, true, h.methodNotAllowed("POST")))
-	}
-	oauth(as.PathToken, h.token)
-	oauth(as.PathRevoke, h.revoke)
-	oauth(as.PathIntrospect, h.introspect)
-	get := func(path, label string, fn http.HandlerFunc) {
-		mux.Handle("GET "+path, h.wrap(label, false, fn))
-	}
-	get(as.PathMetadata, as.PathMetadata, h.metadata)
-	get(as.PathJWKS, as.PathJWKS, h.jwks)
-	get(as.PathStatusList+"{n}", as.PathStatusList+"{n}", h.statusList)
-	get("/healthz", "/healthz", h.healthz)
-	get("/readyz", "/readyz", h.readyz)
-	if h.gatherer != nil {
-		mux.Handle("GET /metrics", MetricsHandler(h.gatherer))
+	for _, rt := range Routes() {
+		switch {
+		case rt.Admin:
+		case rt.Metrics:
+			if h.gatherer != nil {
+				mux.Handle("GET /metrics", MetricsHandler(h.gatherer))
+			}
+		case rt.OAuth:
+			mux.Handle(rt.Method+" "+rt.Pattern, h.wrap(rt.Pattern, true, h.handlerFor(rt)))
+			mux.Handle(rt.Pattern, h.wrap(rt.Pattern, true, h.methodNotAllowed(rt.Method)))
+		default:
+			mux.Handle(rt.Method+" "+rt.Pattern, h.wrap(rt.Pattern, false, h.handlerFor(rt)))
+		}
 	}
 	mux.Handle("/", h.wrap("other", false, func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not_found", "no such endpoint")
