@@ -24,6 +24,17 @@
 // --scenario FILE reads a YAML scenario (seed, packets, pairs, attacks);
 // examples/ holds some. The AS runs in-process on 127.0.0.1 only, over a
 // SQLite store in a temporary directory removed at the end.
+//
+// With --ues N (and --relays M) it runs the scale mode instead (sim.Scale):
+// the AS registers and provisions N end UEs and M relays over its HTTPS
+// API, coverage is lost, and offline, one cell per relay, the N/2
+// source/target pairs discover their relay and link through it with the
+// real handshake, and IP packets cross every pair both ways. A progress
+// bar goes to stderr when it is a terminal (plain lines every few seconds
+// otherwise, nothing with --quiet); the report gives the wall time of each
+// phase, tokens/s, links established/s, packets, peak heap and RSS, and
+// the checks (exit status 1 if one fails). --out DIR writes summary.json
+// (counts only: no trace at this scale).
 package main
 
 import (
@@ -35,6 +46,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prosesec/prosesec/sim"
 )
@@ -53,14 +65,24 @@ Examples:
   prose-sim --pairs 8            # adds a scale run: 8 pairs through one relay
   prose-sim --scenario cmd/prose-sim/examples/token-attacks.yaml
 
+Scale mode (instead of the scenario): N end UEs in N/2 source/target pairs
+and M relays, registered and provisioned by the AS, then linked offline
+(hop 1 + hop 2 established, IP packets both ways), one cell per relay:
+  prose-sim --ues 10000 --relays 100                  # the issue's target
+  prose-sim --ues 40 --relays 4 --packets 3 --out /tmp/scale
+  prose-sim --ues 2000 --relays 20 --max-wall 60s     # check fails if slower
+
 Attacks (names for a scenario file's "attacks" list):
   %s
 
 Flags:
 `
 
-// runSim is sim.Run; tests replace it.
-var runSim = sim.Run
+// runSim is sim.Run and runScale sim.Scale; tests replace them.
+var (
+	runSim   = sim.Run
+	runScale = sim.Scale
+)
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -73,6 +95,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	packets := fs.Int("packets", 5, "IP packets sent each way through the relay")
 	pairs := fs.Int("pairs", 1, fmt.Sprintf("source/target pairs; above 1 adds a scale run with that many pairs through the relay (at most %d)", sim.MaxPairs))
 	scenario := fs.String("scenario", "", "YAML scenario file (seed, packets, pairs, attacks; see examples/); flags win over it")
+	nUEs := fs.Int("ues", 0, "scale mode: number of end UEs (even, at least 2 per relay), instead of the scenario")
+	nRelays := fs.Int("relays", 0, "scale mode: number of relays, one per cell (default: one per 100 end UEs)")
+	workers := fs.Int("workers", 32, "scale mode: concurrent registrations and provisionings")
+	maxWall := fs.Duration("max-wall", 0, "scale mode: add a check that the three phases took at most this long (0: none)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, usage, strings.Join(sim.AttackNames, ", "))
 		fs.PrintDefaults()
@@ -91,6 +117,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *quiet {
 		log = io.Discard
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["ues"] || set["relays"] {
+		return runScaleMode(scaleFlags{
+			ues: *nUEs, relays: *nRelays, seed: *seed, packets: *packets, workers: *workers,
+			maxWall: *maxWall, out: *out, quiet: *quiet, set: set,
+		}, stdout, stderr, log)
+	}
+	for _, f := range []string{"workers", "max-wall"} {
+		if set[f] {
+			fmt.Fprintf(stderr, "prose-sim: --%s needs --ues (scale mode)\n", f)
+			return 2
+		}
+	}
 	opt := sim.Options{Seed: *seed, Log: log, Packets: *packets, Pairs: *pairs}
 	if *scenario != "" {
 		sc, err := sim.LoadScenario(*scenario)
@@ -98,8 +138,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "prose-sim: %v\n", err)
 			return 2
 		}
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		sc.Apply(&opt, set)
 		if sc.Description != "" {
 			fmt.Fprintf(log, "Scenario %s: %s\n", *scenario, sc.Description)
@@ -118,6 +156,65 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", strings.Join([]string{
 			filepath.Join(*out, "summary.json"), filepath.Join(*out, "trace.jsonl"), filepath.Join(*out, "sequence.html")}, ", "))
+	}
+	if res.Failed() {
+		return 1
+	}
+	return 0
+}
+
+type scaleFlags struct {
+	ues, relays, packets, workers int
+	seed                          uint64
+	maxWall                       time.Duration
+	out                           string
+	quiet                         bool
+	set                           map[string]bool
+}
+
+// runScaleMode runs sim.Scale with a progress display on stderr.
+func runScaleMode(f scaleFlags, stdout, stderr, log io.Writer) int {
+	for _, n := range []string{"pairs", "scenario"} {
+		if f.set[n] {
+			fmt.Fprintf(stderr, "prose-sim: --%s does not apply to scale mode (--ues)\n", n)
+			return 2
+		}
+	}
+	if !f.set["ues"] {
+		fmt.Fprintln(stderr, "prose-sim: --relays needs --ues (scale mode)")
+		return 2
+	}
+	if f.relays == 0 {
+		f.relays = max(1, f.ues/100)
+	}
+	opt := sim.ScaleOptions{
+		UEs: f.ues, Relays: f.relays, Seed: f.seed, Workers: f.workers,
+		MaxWall: f.maxWall, Log: log, Now: time.Now,
+	}
+	if f.set["packets"] {
+		opt.Packets = f.packets
+	}
+	var pr *progressPrinter
+	if !f.quiet {
+		opt.Progress = new(sim.ScaleProgress)
+		pr = startProgress(stderr, isTerminal(stderr), opt.Progress, time.Now)
+		opt.Progress.OnPhase = pr.onPhase
+	}
+	res, err := runScale(context.Background(), opt)
+	if pr != nil {
+		pr.finish()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "prose-sim: %v\n", err)
+		return 2
+	}
+	res.WriteTable(stdout)
+	if f.out != "" {
+		if err := res.WriteDir(f.out); err != nil {
+			fmt.Fprintf(stderr, "prose-sim: %v\n", err)
+			return 2
+		}
+		fmt.Fprintf(stdout, "wrote %s (no trace in scale mode)\n", filepath.Join(f.out, "summary.json"))
 	}
 	if res.Failed() {
 		return 1
