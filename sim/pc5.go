@@ -55,8 +55,14 @@ type pc5Run struct {
 	mem    *medium.Mem
 	names  map[medium.L2ID]string
 	frames []Frame
-	relay  *relay.Relay
+	relay  *relay.Relay // the first relay added
+	relays map[medium.L2ID]*relay.Relay
 	log    io.Writer // narrates the signalling frames
+	// radio, if set, gives the link between two named nodes (scenario
+	// worlds); applyRadio sets it on every pair attached so far.
+	radio func(a, b string) medium.Link
+	// capture, if set, sees every frame sent (the replay-captured move).
+	capture func(f medium.Frame)
 	// maxLinks overrides the relay's MaxLinks (0: default); read when the
 	// relay is added.
 	maxLinks int
@@ -64,6 +70,8 @@ type pc5Run struct {
 
 type endUE struct {
 	id     medium.L2ID
+	rsc    token.RSC
+	skew   time.Duration // added to the virtual time this UE sees
 	name   string
 	ep     *node.Endpoint
 	drv    *node.MemDriver
@@ -134,7 +142,7 @@ func seeded(seed uint64, salt string) *rand.ChaCha8 {
 }
 
 func newRun(name string, start time.Time, seed uint64) (*pc5Run, error) {
-	r := &pc5Run{name: name, start: start, clock: medium.NewClock(start), names: map[medium.L2ID]string{}}
+	r := &pc5Run{name: name, start: start, clock: medium.NewClock(start), names: map[medium.L2ID]string{}, relays: map[medium.L2ID]*relay.Relay{}}
 	var err error
 	r.mem, err = medium.NewMem(medium.MemConfig{Clock: r.clock, Seed: seed, Default: medium.DefaultLink(), Trace: r.trace})
 	return r, err
@@ -143,6 +151,9 @@ func newRun(name string, start time.Time, seed uint64) (*pc5Run, error) {
 func (r *pc5Run) trace(ev medium.TraceEvent) {
 	if ev.Kind != medium.TraceSend && ev.Kind != medium.TraceDrop {
 		return
+	}
+	if r.capture != nil && ev.Kind == medium.TraceSend {
+		r.capture(ev.Frame)
 	}
 	f := Frame{
 		Run: r.name, T: ev.Time.Sub(r.start).Seconds(),
@@ -209,9 +220,17 @@ func describe(f medium.Frame) (string, bool) {
 	}
 }
 
-// addRelay attaches a relay. With disc, it runs discovery (Model B) and
-// finds hop-2 targets through it; without, it looks them up by name.
+// addRelay attaches the relay of the default scenario (relayID, serving
+// DefaultRSC). With disc, it runs discovery (Model B) and finds hop-2
+// targets through it; without, it looks them up by name.
 func (r *pc5Run) addRelay(p party, tm tamper, disc bool) error {
+	return r.addRelayAt(p, relayID, []token.RSC{DefaultRSC}, 0, tm, disc)
+}
+
+// addRelayAt attaches a relay with Layer-2 ID id that accepts REQUESTs for
+// rscs (its token still decides what it may serve) and sees the virtual
+// time shifted by skew.
+func (r *pc5Run) addRelayAt(p party, id medium.L2ID, rscs []token.RSC, skew time.Duration, tm tamper, disc bool) error {
 	var dr *discovery.Relay
 	if disc {
 		var err error
@@ -221,11 +240,11 @@ func (r *pc5Run) addRelay(p party, tm tamper, disc bool) error {
 		}
 	}
 	cfg := relay.Config{
-		Self: relayID, Link: p.cfg, RSCs: []token.RSC{DefaultRSC},
+		Self: id, Link: p.cfg, RSCs: rscs,
 		Lookup: func(_ token.RSC, ui []byte, _ time.Time) (medium.L2ID, bool) {
-			for id, n := range r.names {
-				if n == string(ui) && id != relayID {
-					return id, true
+			for l2, n := range r.names {
+				if n == string(ui) && l2 != id {
+					return l2, true
 				}
 			}
 			return 0, false
@@ -239,12 +258,15 @@ func (r *pc5Run) addRelay(p party, tm tamper, disc bool) error {
 	if err != nil {
 		return err
 	}
-	port, err := r.mem.AttachPort(relayID)
+	port, err := r.mem.AttachPort(id)
 	if err != nil {
 		return err
 	}
-	r.names[relayID] = p.name
-	r.relay = rl
+	r.names[id] = p.name
+	if r.relay == nil {
+		r.relay = rl
+	}
+	r.relays[id] = rl
 	var core node.Core = rl
 	var dc *discCore
 	if dr != nil {
@@ -254,6 +276,9 @@ func (r *pc5Run) addRelay(p party, tm tamper, disc bool) error {
 	if tm != nil {
 		core = tamperCore{Core: core, fn: tm}
 	}
+	if skew != 0 {
+		core = skewCore{Core: core, skew: skew}
+	}
 	drv := node.Mem(port, r.clock, core)
 	if dc != nil {
 		dc.attach(drv)
@@ -261,11 +286,17 @@ func (r *pc5Run) addRelay(p party, tm tamper, disc bool) error {
 	return nil
 }
 
-// addUE attaches an end UE, with a discoverer if disc.
+// addUE attaches an end UE of the default scenario (DefaultRSC, no clock
+// skew), with a discoverer if disc.
 func (r *pc5Run) addUE(p party, id medium.L2ID, echo, disc bool) (*endUE, error) {
-	u := &endUE{id: id, name: p.name, echo: echo}
+	return r.addUEAt(p, id, DefaultRSC, 0, echo, disc)
+}
+
+// addUEAt attaches an end UE asking for rsc whose clock is off by skew.
+func (r *pc5Run) addUEAt(p party, id medium.L2ID, rsc token.RSC, skew time.Duration, echo, disc bool) (*endUE, error) {
+	u := &endUE{id: id, name: p.name, echo: echo, rsc: rsc, skew: skew}
 	ep, err := node.NewEndpoint(node.EndpointConfig{
-		Self: id, Link: p.cfg, RSC: DefaultRSC,
+		Self: id, Link: p.cfg, RSC: rsc,
 		Deliver: func(_ medium.L2ID, lcid uint8, pkt []byte) {
 			u.got++
 			if u.echo && len(pkt) >= 40 {
@@ -294,6 +325,9 @@ func (r *pc5Run) addUE(p party, id medium.L2ID, echo, disc bool) (*endUE, error)
 		u.dcore = &discCore{Core: ep, handle: u.disc.Handle}
 		core = u.dcore
 	}
+	if skew != 0 {
+		core = skewCore{Core: core, skew: skew}
+	}
 	u.drv = node.Mem(port, r.clock, core)
 	if u.dcore != nil {
 		u.dcore.attach(u.drv)
@@ -302,8 +336,13 @@ func (r *pc5Run) addUE(p party, id medium.L2ID, echo, disc bool) (*endUE, error)
 }
 
 func (u *endUE) connect(relayName, target string) error {
+	return u.connectVia(relayID, relayName, target)
+}
+
+// connectVia asks the relay with Layer-2 ID rid for target.
+func (u *endUE) connectVia(rid medium.L2ID, relayName, target string) error {
 	var err error
-	u.drv.Do(func(now time.Time) { err = u.ep.Connect(now, relayID, []byte(relayName), []byte(target)) })
+	u.drv.Do(func(now time.Time) { err = u.ep.Connect(now.Add(u.skew), rid, []byte(relayName), []byte(target)) })
 	return err
 }
 
@@ -312,7 +351,7 @@ func (u *endUE) solicit(target string) error {
 	var err error
 	u.drv.Do(func(now time.Time) {
 		var o discovery.Outgoing
-		if o, err = u.disc.Solicit(DefaultRSC, []byte(target), now); err == nil {
+		if o, err = u.disc.Solicit(u.rsc, []byte(target), now.Add(u.skew)); err == nil {
 			u.dcore.queue([]discovery.Outgoing{o})
 		}
 	})
@@ -341,6 +380,39 @@ func (u *endUE) rejected() (link.Rejected, bool) {
 		}
 	}
 	return link.Rejected{}, false
+}
+
+// skewCore shows a core the virtual time shifted by skew: a UE whose
+// clock is off (its verifier judges peer tokens at its own time).
+type skewCore struct {
+	node.Core
+	skew time.Duration
+}
+
+func (c skewCore) HandleFrame(now time.Time, f medium.Frame) { c.Core.HandleFrame(now.Add(c.skew), f) }
+func (c skewCore) Tick(now time.Time)                        { c.Core.Tick(now.Add(c.skew)) }
+func (c skewCore) NextDeadline() (time.Time, bool) {
+	t, ok := c.Core.NextDeadline()
+	return t.Add(-c.skew), ok
+}
+
+// applyRadio sets the link of every pair of attached nodes from r.radio.
+func (r *pc5Run) applyRadio() error {
+	if r.radio == nil {
+		return nil
+	}
+	ids := make([]medium.L2ID, 0, len(r.names))
+	for id := range r.names {
+		ids = append(ids, id)
+	}
+	for i, a := range ids {
+		for _, b := range ids[i+1:] {
+			if err := r.mem.SetLink(a, b, r.radio(r.names[a], r.names[b])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ipv6 builds an IPv6 packet (next header 59) with n octets of payload.

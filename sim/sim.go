@@ -94,6 +94,10 @@ type Options struct {
 	// Attacks names the attacks to run (AttackNames); nil runs them all,
 	// an empty non-nil slice none.
 	Attacks []string
+	// World, if set, replaces the default scenario by a custom world read
+	// from a scenario file (Scenario.Apply sets it; Pairs and Attacks do
+	// not apply to it).
+	World *World
 }
 
 // AttackNames are the keys of the attacks of phase 4, in the order they run.
@@ -169,7 +173,12 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		r.log = io.Discard
 	}
 	t0 := time.Now()
-	err := r.run(ctx)
+	var err error
+	if opt.World != nil {
+		err = r.runWorld(ctx, opt.World)
+	} else {
+		err = r.run(ctx)
+	}
 	r.res.Duration = time.Since(t0)
 	if err != nil {
 		err = fmt.Errorf("sim: %w", err)

@@ -53,6 +53,11 @@ type server struct {
 }
 
 func startAS(ctx context.Context, dir string, clk *clock) (*server, error) {
+	return startASWith(ctx, dir, clk, nil)
+}
+
+// startASWith starts the AS with its Config adjusted by tune (if set).
+func startASWith(ctx context.Context, dir string, clk *clock, tune func(*as.Config)) (*server, error) {
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "as.db"))
 	if err != nil {
 		return nil, err
@@ -64,7 +69,11 @@ func startAS(ctx context.Context, dir string, clk *clock) (*server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.as, err = as.New(ctx, as.Config{Issuer: s.issuer, KEK: kek, Store: st, Clock: clk.Now, Rand: rand.Reader})
+	cfg := as.Config{Issuer: s.issuer, KEK: kek, Store: st, Clock: clk.Now, Rand: rand.Reader}
+	if tune != nil {
+		tune(&cfg)
+	}
+	s.as, err = as.New(ctx, cfg)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -98,6 +107,11 @@ type provisioned struct {
 
 // register registers a UE with a fresh identity key and its grants.
 func (s *server) register(ctx context.Context, name string, grants ...token.Scope) (crypto.Signer, error) {
+	return s.registerFor(ctx, name, 0, grants...)
+}
+
+// registerFor registers a UE whose tokens live lifetime (0: the AS default).
+func (s *server) registerFor(ctx context.Context, name string, lifetime time.Duration, grants ...token.Scope) (crypto.Signer, error) {
 	k, err := ue.GenerateIdentityKey(token.ES256, rand.Reader)
 	if err != nil {
 		return nil, err
@@ -107,7 +121,7 @@ func (s *server) register(ctx context.Context, name string, grants ...token.Scop
 		return nil, err
 	}
 	pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	if _, _, err := s.as.RegisterUE(ctx, as.UESpec{ID: name, PublicKey: pub, Grants: grants}); err != nil {
+	if _, _, err := s.as.RegisterUE(ctx, as.UESpec{ID: name, PublicKey: pub, Grants: grants, TokenLifetime: lifetime}); err != nil {
 		return nil, fmt.Errorf("registering %s: %w", name, err)
 	}
 	return k, nil
