@@ -96,6 +96,9 @@ const (
 const (
 	MaxScaleUEs    = 1 << 20
 	MaxScaleRelays = 1 << 16
+	// MaxCellUEs bounds the end UEs of one cell: a cell's medium holds a
+	// link per pair of nodes in range, about MaxCellUEs^2/2 of them.
+	MaxCellUEs = 1000
 )
 
 // LinkedDefinition says what a linked pair is; the report prints it.
@@ -230,8 +233,9 @@ func (r *ScaleResult) check(name, expected, observed string, pass bool) {
 // how many of its items are done. Scale updates it; any goroutine may read
 // it with Snapshot.
 type ScaleProgress struct {
-	// OnPhase, if set, is called when a phase starts, on the goroutine
-	// running Scale, before any of its items is done.
+	// OnPhase, if set, is called on the goroutine running Scale when a
+	// phase starts (before any of its items is done) and with phase ""
+	// when it ends (before the narrative says so).
 	OnPhase func(phase string, total int)
 
 	mu    sync.Mutex
@@ -252,6 +256,12 @@ func (p *ScaleProgress) start(phase string, total int) {
 	p.mu.Unlock()
 	if p.OnPhase != nil {
 		p.OnPhase(phase, total)
+	}
+}
+
+func (p *ScaleProgress) end() {
+	if p != nil && p.OnPhase != nil {
+		p.OnPhase("", 0)
 	}
 }
 
@@ -292,6 +302,8 @@ func Scale(ctx context.Context, opt ScaleOptions) (*ScaleResult, error) {
 		return nil, fmt.Errorf("sim: %d end UEs, want an even number from 2 to %d (source/target pairs)", opt.UEs, MaxScaleUEs)
 	case opt.UEs < 2*opt.Relays:
 		return nil, fmt.Errorf("sim: %d end UEs for %d relays: each relay needs at least one source/target pair (2 UEs)", opt.UEs, opt.Relays)
+	case opt.UEs > MaxCellUEs*opt.Relays:
+		return nil, fmt.Errorf("sim: %d end UEs for %d relays: at most %d end UEs per relay (cell)", opt.UEs, opt.Relays, MaxCellUEs)
 	case opt.Packets < 0 || opt.Workers < 0 || opt.CellWorkers < 0:
 		return nil, fmt.Errorf("sim: negative packets or workers")
 	}
@@ -379,6 +391,7 @@ func (s *scaler) run(ctx context.Context) error {
 		}
 		u.key, u.err = registerScaleUE(ctx, srv.as, u.name, g)
 	})
+	s.opt.Progress.end()
 	reg := countOK(ues)
 	s.res.Phases = append(s.res.Phases, ScalePhase{Name: "register", Wall: s.opt.Now().Sub(t), Items: reg, Unit: "UEs"})
 	s.say("  registered %d/%d UEs in %v", reg, n, s.res.Phases[0].Wall.Round(time.Millisecond))
@@ -405,6 +418,7 @@ func (s *scaler) run(ctx context.Context) error {
 		}
 		u.cred, u.err = provisionScaleUE(ctx, srv, hc, u)
 	})
+	s.opt.Progress.end()
 	prov := countOK(ues)
 	s.res.Tokens = prov
 	s.res.Phases = append(s.res.Phases, ScalePhase{Name: "provision", Wall: s.opt.Now().Sub(t), Items: prov, Unit: "tokens"})
@@ -451,6 +465,7 @@ func (s *scaler) run(ctx context.Context) error {
 	}
 	wg.Wait()
 	linkWall := s.opt.Now().Sub(t)
+	s.opt.Progress.end()
 	if firstCellErr != nil {
 		return firstCellErr
 	}

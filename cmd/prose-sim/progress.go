@@ -78,14 +78,23 @@ func startProgress(w io.Writer, tty bool, src snapshotter, now func() time.Time)
 }
 
 // onPhase ends the phase shown (every item of it was handled) and starts
-// showing the next.
+// showing the next, if phase is not "".
 func (p *progressPrinter) onPhase(phase string, total int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
 	if p.phase != "" {
-		p.done = p.total
+		if phase == "" { // the end of the phase: the counts are final
+			if ph, _, done, total := p.src.Snapshot(); ph == p.phase {
+				p.done, p.total = done, total
+			}
+		} else { // a new phase without an end: the last one completed
+			p.done = p.total
+		}
 		p.end(now)
+	}
+	if phase == "" {
+		return
 	}
 	p.phase, p.done, p.total, p.start, p.lastPlain = phase, 0, int64(total), now, now
 	if p.tty {

@@ -159,6 +159,8 @@ func TestProgressPlain(t *testing.T) {
 	src.set("provision", 600, 1000)
 	p.tick()
 	clk.add(time.Second)
+	src.set("provision", 990, 1000) // ten failed and were not counted
+	p.onPhase("", 0)
 	src.set("link", 0, 50)
 	p.onPhase("link", 50)
 	clk.add(2 * time.Second)
@@ -166,7 +168,7 @@ func TestProgressPlain(t *testing.T) {
 	p.finish() // close(stop) with no goroutine running: fine
 	want := "prose-sim: provision: started, 1000 to do\n" +
 		"prose-sim: provision [##################............] 600/1000 ( 60%) 100/s ETA 4s\n" +
-		"prose-sim: provision: done, 1000/1000 in 7s (143/s)\n" +
+		"prose-sim: provision: done, 990/1000 in 7s (141/s)\n" +
 		"prose-sim: link: started, 50 to do\n" +
 		"prose-sim: link: done, 50/50 in 2s (25/s)\n"
 	if buf.String() != want {
