@@ -308,15 +308,15 @@ func ceilingRuns(ctx context.Context, s *loadSettings, ticks int64, progress io.
 	var runs []*RunResult
 	for _, c := range s.levels {
 		res, sample, err := runLoad(ctx, &loadSpec{
-			client:      client,
-			url:         base + as.PathToken,
+			client:      s.httpClient(client),
+			urls:        []string{base + as.PathToken},
 			concurrency: c,
 			warmup:      s.warmup,
 			duration:    s.duration,
 			maxRequests: s.requests,
 			basic:       basic,
 			basicBody:   []byte("grant_type=client_credentials" + formParam),
-			serverPID:   proc.pid,
+			servers:     []serverProc{{name: "ceiling-server", pid: proc.pid}},
 			ticks:       ticks,
 			progress:    progress,
 			label:       fmt.Sprintf("ceiling %s c=%d", s.format, c),

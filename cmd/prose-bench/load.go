@@ -5,12 +5,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -20,8 +22,13 @@ import (
 
 // loadSpec is one run of the load loop at one concurrency level.
 type loadSpec struct {
-	client      *http.Client
-	url         string // the token endpoint
+	// client sends the requests with net/http (--client http); nil: the
+	// lean client of rawclient.go (--client raw), with tlsConf for https.
+	client  *http.Client
+	tlsConf *tls.Config
+	// urls are the token endpoints of the servers, used round robin by
+	// every worker (one per server instance).
+	urls        []string
 	concurrency int
 	warmup      time.Duration
 	duration    time.Duration
@@ -32,10 +39,13 @@ type loadSpec struct {
 	basic     []string
 	basicBody []byte
 	bodies    [][]byte
-	serverPID int // 0: no server CPU figure
-	ticks     int64
-	progress  io.Writer // nil: quiet
-	label     string
+	// servers are the processes whose CPU time is reported (none: no
+	// server CPU figure); postgres adds every process named postgres.
+	servers  []serverProc
+	postgres bool
+	ticks    int64
+	progress io.Writer // nil: quiet
+	label    string
 }
 
 // Latency percentiles of one run, in milliseconds.
@@ -49,23 +59,32 @@ type Latency struct {
 
 // RunResult holds the figures of one run.
 type RunResult struct {
-	Server             string           `json:"server"` // "prose-as" or "ceiling"
-	Auth               string           `json:"auth"`   // "basic", "jwt" or "none"
-	Format             string           `json:"format"`
-	Concurrency        int              `json:"concurrency"`
-	WindowSeconds      float64          `json:"window_seconds"`
-	WarmupRequests     int64            `json:"warmup_requests"`
-	Requests           int64            `json:"requests"`
-	Tokens             int64            `json:"tokens"`
-	TokensPerSecond    float64          `json:"tokens_per_second"`
-	LatencyMs          Latency          `json:"latency_ms"`
-	ErrorCount         int64            `json:"error_count"`
-	Errors             map[string]int64 `json:"errors"`
-	StopReason         string           `json:"stop_reason"`
-	ServerCPUSeconds   *float64         `json:"server_cpu_seconds,omitempty"`
-	ServerCPUPerToken  *float64         `json:"server_cpu_us_per_token,omitempty"`
-	LoadGenCPUSeconds  float64          `json:"loadgen_cpu_seconds"`
-	LoadGenCPUPerToken float64          `json:"loadgen_cpu_us_per_token"`
+	Server          string           `json:"server"` // "prose-as" or "ceiling"
+	Auth            string           `json:"auth"`   // "basic", "jwt" or "none"
+	Format          string           `json:"format"`
+	Concurrency     int              `json:"concurrency"`
+	WindowSeconds   float64          `json:"window_seconds"`
+	WarmupRequests  int64            `json:"warmup_requests"`
+	Requests        int64            `json:"requests"`
+	Tokens          int64            `json:"tokens"`
+	TokensPerSecond float64          `json:"tokens_per_second"`
+	LatencyMs       Latency          `json:"latency_ms"`
+	ErrorCount      int64            `json:"error_count"`
+	Errors          map[string]int64 `json:"errors"`
+	StopReason      string           `json:"stop_reason"`
+	Client          string           `json:"client"`    // "raw" or "http"
+	Instances       int              `json:"instances"` // server processes loaded round robin
+	// ServerCPUSeconds and ServerCPUPerToken sum every server process.
+	ServerCPUSeconds   *float64 `json:"server_cpu_seconds,omitempty"`
+	ServerCPUPerToken  *float64 `json:"server_cpu_us_per_token,omitempty"`
+	LoadGenCPUSeconds  float64  `json:"loadgen_cpu_seconds"`
+	LoadGenCPUPerToken float64  `json:"loadgen_cpu_us_per_token"`
+	// PostgresCPUSeconds is system-wide: every process whose comm is
+	// postgres (server, backends of every client, background workers).
+	PostgresCPUSeconds  *float64 `json:"postgres_cpu_seconds,omitempty"`
+	PostgresCPUPerToken *float64 `json:"postgres_cpu_us_per_token,omitempty"`
+	// Processes lists the CPU time of each process measured.
+	Processes []ProcessCPU `json:"processes"`
 	// MachineBusyPercent is the busy share of all CPUs over the window;
 	// OtherCPUSeconds is the busy time not accounted to the server or the
 	// load generator: interrupts and other processes. A large value means
@@ -143,24 +162,30 @@ func runLoad(ctx context.Context, sp *loadSpec) (*RunResult, []byte, error) {
 		limit = min(limit, sp.maxRequests)
 	}
 	stats := make([]workerStats, sp.concurrency)
+	shared, err := newRequestShared(sp)
+	if err != nil {
+		return nil, nil, err
+	}
 	var wg sync.WaitGroup
 	for w := range sp.concurrency {
 		ws := &stats[w]
 		ws.errors = map[string]int64{}
-		p, err := newPoster(ctx, sp.client, sp.url)
+		p, err := newRequester(ctx, sp, shared)
 		if err != nil {
 			cancel()
 			wg.Wait()
 			return nil, nil, fmt.Errorf("prose-bench: %v", err)
 		}
+		tgt := w % len(sp.urls)
 		wg.Go(func() {
+			defer p.close()
 			for {
 				ph := phase.Load()
 				if ph == phaseStop {
 					return
 				}
 				var body []byte
-				auth := ""
+				auth := -1
 				if sp.bodies != nil {
 					k := nextBody.Add(1) - 1
 					if k >= int64(len(sp.bodies)) {
@@ -169,7 +194,7 @@ func runLoad(ctx context.Context, sp *loadSpec) (*RunResult, []byte, error) {
 					}
 					body = sp.bodies[k]
 				} else {
-					auth = sp.basic[(nextClient.Add(1)-1)%uint64(len(sp.basic))]
+					auth = int((nextClient.Add(1) - 1) % uint64(len(sp.basic)))
 					body = sp.basicBody
 				}
 				slot := int64(-1)
@@ -187,8 +212,11 @@ func runLoad(ctx context.Context, sp *loadSpec) (*RunResult, []byte, error) {
 					warmupN.Add(1)
 				}
 				t0 := time.Now()
-				status, key, err := p.post(auth, body)
+				status, key, err := p.post(t0, tgt, auth, body)
 				lat := time.Since(t0)
+				if tgt++; tgt == len(sp.urls) {
+					tgt = 0
+				}
 				if err != nil {
 					if ctx.Err() != nil {
 						if slot >= 0 {
@@ -210,7 +238,7 @@ func runLoad(ctx context.Context, sp *loadSpec) (*RunResult, []byte, error) {
 					issued.Add(1)
 					ws.tokens++
 					if ws.sample == nil {
-						ws.sample = bytes.Clone(p.buf.Bytes())
+						ws.sample = bytes.Clone(p.lastBody())
 					}
 				} else {
 					ws.errors[key]++
@@ -229,10 +257,11 @@ func runLoad(ctx context.Context, sp *loadSpec) (*RunResult, []byte, error) {
 		}
 		t.Stop()
 	}
-	var srv0 int64
-	var srvErr error
-	if sp.serverPID > 0 {
-		srv0, srvErr = procCPU(sp.serverPID)
+	srv0, srvErr := serversCPU(sp.servers)
+	var pg0 map[int]int64
+	var pgErr error
+	if sp.postgres {
+		pg0, pgErr = postgresCPU()
 	}
 	self0 := selfCPU()
 	busy0, total0, machErr := machineCPU()
@@ -257,9 +286,13 @@ func runLoad(ctx context.Context, sp *loadSpec) (*RunResult, []byte, error) {
 	window := time.Since(t0)
 	self1 := selfCPU()
 	busy1, total1, machErr1 := machineCPU()
-	var srv1 int64
-	if sp.serverPID > 0 && srvErr == nil {
-		srv1, srvErr = procCPU(sp.serverPID)
+	var srv1 []int64
+	if srvErr == nil {
+		srv1, srvErr = serversCPU(sp.servers)
+	}
+	var pg1 map[int]int64
+	if sp.postgres && pgErr == nil {
+		pg1, pgErr = postgresCPU()
 	}
 	<-progressDone
 	if ctx.Err() != nil && stopReason != stopInterrupted {
@@ -268,6 +301,8 @@ func runLoad(ctx context.Context, sp *loadSpec) (*RunResult, []byte, error) {
 
 	n := min(nextSlot.Load(), limit)
 	res := &RunResult{
+		Client:         map[bool]string{true: "http", false: "raw"}[sp.client != nil],
+		Instances:      len(sp.urls),
 		Concurrency:    sp.concurrency,
 		WindowSeconds:  window.Seconds(),
 		WarmupRequests: warmupN.Load(),
@@ -292,32 +327,154 @@ func runLoad(ctx context.Context, sp *loadSpec) (*RunResult, []byte, error) {
 	if res.Tokens > 0 {
 		res.LoadGenCPUPerToken = float64((self1 - self0).Microseconds()) / float64(res.Tokens)
 	}
-	if sp.serverPID > 0 {
+	perToken := func(sec float64) *float64 {
+		if res.Tokens == 0 {
+			return nil
+		}
+		v := sec * 1e6 / float64(res.Tokens)
+		return &v
+	}
+	res.Processes = append(res.Processes, ProcessCPU{Process: "prose-bench (load generator)", PID: os.Getpid(), CPUSeconds: res.LoadGenCPUSeconds, CPUPerToken: perToken(res.LoadGenCPUSeconds)})
+	if len(sp.servers) > 0 {
 		if srvErr != nil {
 			return nil, nil, srvErr
 		}
-		sec := float64(srv1-srv0) / float64(sp.ticks)
-		res.ServerCPUSeconds = &sec
-		if res.Tokens > 0 {
-			per := sec * 1e6 / float64(res.Tokens)
-			res.ServerCPUPerToken = &per
+		sum := 0.0
+		for i, sv := range sp.servers {
+			sec := float64(srv1[i]-srv0[i]) / float64(sp.ticks)
+			sum += sec
+			res.Processes = append(res.Processes, ProcessCPU{Process: sv.name, PID: sv.pid, CPUSeconds: sec, CPUPerToken: perToken(sec)})
 		}
+		res.ServerCPUSeconds = &sum
+		res.ServerCPUPerToken = perToken(sum)
+	}
+	if sp.postgres {
+		if pgErr != nil {
+			return nil, nil, pgErr
+		}
+		sec := float64(cpuDelta(pg0, pg1)) / float64(sp.ticks)
+		res.PostgresCPUSeconds = &sec
+		res.PostgresCPUPerToken = perToken(sec)
+		res.Processes = append(res.Processes, ProcessCPU{Process: postgresLabel, CPUSeconds: sec, CPUPerToken: perToken(sec), Count: len(pg1)})
 	}
 	if machErr == nil && machErr1 == nil && total1 > total0 {
 		res.MachineBusyPercent = math.Round(1000*float64(busy1-busy0)/float64(total1-total0)) / 10
 		if res.ServerCPUSeconds != nil {
-			other := max(0, float64(busy1-busy0)/float64(sp.ticks)-*res.ServerCPUSeconds-res.LoadGenCPUSeconds)
+			known := *res.ServerCPUSeconds + res.LoadGenCPUSeconds
+			if res.PostgresCPUSeconds != nil {
+				known += *res.PostgresCPUSeconds
+			}
+			other := max(0, float64(busy1-busy0)/float64(sp.ticks)-known)
 			res.OtherCPUSeconds = &other
 		}
 	}
 	return res, sample, nil
 }
 
-// poster sends the token requests of one worker, reusing one request
-// value (with its header map and URL) and one body reader for all of them.
+// requester sends the token requests of one worker to the targets
+// (sp.urls by index) and keeps the last response body.
+type requester interface {
+	// post sends one request to target tgt with the Authorization header
+	// sp.basic[auth] (auth >= 0) or none, and body, and reads the whole
+	// response. For a non-200 answer, key is "<status> <OAuth error
+	// code>"; for a 200 whose body has no access_token, key says so.
+	post(now time.Time, tgt, auth int, body []byte) (status int, key string, err error)
+	// lastBody is the body of the last response, valid until the next post.
+	lastBody() []byte
+	close()
+}
+
+// requestShared is what the workers of one run share, read-only.
+type requestShared struct {
+	targets []*rawTarget
+	// rawBasic holds the serialised requests of client_secret_basic
+	// runs: [target][client], all with the body basicBody.
+	rawBasic  [][][]byte
+	basicBody []byte
+}
+
+func newRequestShared(sp *loadSpec) (*requestShared, error) {
+	if len(sp.urls) == 0 {
+		return nil, errors.New("prose-bench: no target URL")
+	}
+	if sp.client != nil {
+		return &requestShared{}, nil
+	}
+	sh := &requestShared{basicBody: sp.basicBody}
+	for _, u := range sp.urls {
+		t, err := newRawTarget(u, sp.tlsConf)
+		if err != nil {
+			return nil, err
+		}
+		sh.targets = append(sh.targets, t)
+		if sp.bodies == nil {
+			reqs := make([][]byte, len(sp.basic))
+			for i, a := range sp.basic {
+				reqs[i] = t.request(nil, a, sp.basicBody)
+			}
+			sh.rawBasic = append(sh.rawBasic, reqs)
+		}
+	}
+	return sh, nil
+}
+
+func newRequester(ctx context.Context, sp *loadSpec, sh *requestShared) (requester, error) {
+	if sp.client != nil {
+		return newPoster(ctx, sp)
+	}
+	p := &rawPoster{ctx: ctx, sh: sh, basic: sp.basic, body: make([]byte, 0, 4096)}
+	d := loopbackDialer()
+	for _, t := range sh.targets {
+		p.conns = append(p.conns, &rawConn{t: t, dialer: d})
+	}
+	return p, nil
+}
+
+// rawPoster is the requester of --client raw.
+type rawPoster struct {
+	ctx   context.Context
+	sh    *requestShared
+	basic []string
+	conns []*rawConn
+	wbuf  []byte
+	body  []byte
+}
+
+func (p *rawPoster) post(now time.Time, tgt, auth int, body []byte) (int, string, error) {
+	var req []byte
+	if auth >= 0 && p.sh.rawBasic != nil && bytes.Equal(body, p.sh.basicBody) {
+		req = p.sh.rawBasic[tgt][auth]
+	} else {
+		a := ""
+		if auth >= 0 {
+			a = p.basic[auth]
+		}
+		p.wbuf = p.sh.targets[tgt].request(p.wbuf[:0], a, body)
+		req = p.wbuf
+	}
+	status, err := p.conns[tgt].roundTrip(p.ctx, now, req, &p.body)
+	if err != nil {
+		return 0, "", err
+	}
+	st, key := classify(status, p.body)
+	return st, key, nil
+}
+
+func (p *rawPoster) lastBody() []byte { return p.body }
+
+func (p *rawPoster) close() {
+	for _, c := range p.conns {
+		c.close()
+	}
+}
+
+// poster is the requester of --client http (net/http), reusing one
+// request value per target (with its header map and URL) and one body
+// reader for all of them.
 type poster struct {
 	client *http.Client
-	req    *http.Request
+	basic  []string
+	reqs   []*http.Request
 	cur    []byte // the current request's body
 	body   bytes.Reader
 	// rc is body as the request's io.ReadCloser. net/http recognises an
@@ -328,34 +485,37 @@ type poster struct {
 	buf bytes.Buffer
 }
 
-func newPoster(ctx context.Context, c *http.Client, url string) (*poster, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	p := &poster{client: c, req: req}
+func newPoster(ctx context.Context, sp *loadSpec) (*poster, error) {
+	p := &poster{client: sp.client, basic: sp.basic}
 	p.rc = io.NopCloser(&p.body)
-	// Lets the transport replay a request on a fresh connection, as it
-	// does for requests made by http.NewRequest.
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(p.cur)), nil }
+	for _, u := range sp.urls {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		// Lets the transport replay a request on a fresh connection, as it
+		// does for requests made by http.NewRequest.
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(p.cur)), nil }
+		p.reqs = append(p.reqs, req)
+	}
 	p.buf.Grow(4096)
 	return p, nil
 }
 
 // post sends one token request and reads the whole response into p.buf.
-// For a non-200 answer, key is "<status> <OAuth error code>"; for a 200
-// whose body has no access_token, key says so. The request value is reused
-// only after the previous response body is closed, as net/http requires.
-func (p *poster) post(auth string, body []byte) (status int, key string, err error) {
+// The request value is reused only after the previous response body is
+// closed, as net/http requires.
+func (p *poster) post(_ time.Time, tgt, auth int, body []byte) (status int, key string, err error) {
+	req := p.reqs[tgt]
 	p.cur = body
 	p.body.Reset(body)
-	p.req.Body = p.rc
-	p.req.ContentLength = int64(len(body))
-	if auth != "" {
-		p.req.Header["Authorization"] = []string{auth}
+	req.Body = p.rc
+	req.ContentLength = int64(len(body))
+	if auth >= 0 {
+		req.Header["Authorization"] = []string{p.basic[auth]}
 	}
-	resp, err := p.client.Do(p.req)
+	resp, err := p.client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -365,20 +525,31 @@ func (p *poster) post(auth string, body []byte) (status int, key string, err err
 	if err != nil {
 		return 0, "", err
 	}
-	if resp.StatusCode == http.StatusOK {
-		if !bytes.Contains(p.buf.Bytes(), []byte(`"access_token":"`)) {
-			return resp.StatusCode, "200 without access_token", nil
+	status, key = classify(resp.StatusCode, p.buf.Bytes())
+	return status, key, nil
+}
+
+func (p *poster) lastBody() []byte { return p.buf.Bytes() }
+
+func (p *poster) close() {}
+
+// classify turns a token response into the run's accounting key: "" for a
+// token, else what went wrong.
+func classify(status int, body []byte) (int, string) {
+	if status == http.StatusOK {
+		if !bytes.Contains(body, []byte(`"access_token":"`)) {
+			return status, "200 without access_token"
 		}
-		return resp.StatusCode, "", nil
+		return status, ""
 	}
 	var e struct {
 		Error string `json:"error"`
 	}
 	code := "(no OAuth error)"
-	if json.Unmarshal(p.buf.Bytes(), &e) == nil && e.Error != "" {
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
 		code = e.Error
 	}
-	return resp.StatusCode, strconv.Itoa(resp.StatusCode) + " " + code, nil
+	return status, strconv.Itoa(status) + " " + code
 }
 
 // shortErr keeps error keys few: the innermost error's text.

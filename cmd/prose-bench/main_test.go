@@ -103,10 +103,14 @@ func checkRuns(t *testing.T, rep *Report, wantRuns int) {
 	}
 }
 
+// TestTokenSpawned runs both client authentications with both load
+// clients against a real prose-as; checkRuns verifies a sample token
+// (JWT) offline against the server's JWKS.
 func TestTokenSpawned(t *testing.T) {
-	for _, auth := range []string{"basic", "jwt"} {
-		t.Run(auth, func(t *testing.T) {
-			code, out, errOut := runCLI(t, "token", "--prose-as", proseASBin, "--auth", auth,
+	for _, tc := range []struct{ auth, client string }{{"basic", "raw"}, {"jwt", "raw"}, {"basic", "http"}, {"jwt", "http"}} {
+		auth := tc.auth
+		t.Run(auth+"/"+tc.client, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "token", "--prose-as", proseASBin, "--auth", auth, "--client", tc.client,
 				"--duration", "1s", "--warmup", "200ms", "--concurrency", "4", "--clients", "8",
 				"--assertion-rate", "3000", "--json")
 			if code != exitOK {
@@ -114,8 +118,11 @@ func TestTokenSpawned(t *testing.T) {
 			}
 			rep := parseReport(t, out)
 			checkRuns(t, rep, 1)
-			if r := rep.Runs[0]; r.Server != "prose-as" || r.Auth != auth || r.Format != "jwt" || r.Concurrency != 4 {
-				t.Errorf("run = %s/%s/%s c=%d", r.Server, r.Auth, r.Format, r.Concurrency)
+			if r := rep.Runs[0]; r.Server != "prose-as" || r.Auth != auth || r.Format != "jwt" || r.Concurrency != 4 || r.Client != tc.client || r.Instances != 1 {
+				t.Errorf("run = %s/%s/%s c=%d client %s instances %d", r.Server, r.Auth, r.Format, r.Concurrency, r.Client, r.Instances)
+			}
+			if r := rep.Runs[0]; len(r.Processes) != 2 || r.Processes[1].PID == 0 || r.PostgresCPUSeconds != nil {
+				t.Errorf("processes %+v, postgres %v", r.Processes, r.PostgresCPUSeconds)
 			}
 			if auth == "jwt" && rep.Runs[0].AssertionsPrepared == 0 {
 				t.Errorf("no assertions prepared")
@@ -271,6 +278,13 @@ func TestBounds(t *testing.T) {
 		"target without admin":       {"--target", "http://127.0.0.1:1"},
 		"admin flags without target": {"--admin-url", "http://127.0.0.1:1"},
 		"stray argument":             {"extra"},
+		"client":                     {"--client", "curl"},
+		"instances without db":       {"--instances", "2"},
+		"instances zero":             {"--instances", "0"},
+		"instances too many":         {"--instances", "17", "--db", "postgres://u@127.0.0.1/db"},
+		"db not postgres":            {"--db", "/tmp/x.db"},
+		"db not loopback":            {"--db", "postgres://u@192.0.2.1:5432/db"},
+		"db with target":             {"--db", "postgres://u@127.0.0.1/db", "--target", "http://127.0.0.1:1", "--admin-url", "http://127.0.0.1:2", "--admin-token-file", "/x"},
 		"unknown flag":               {"--nope"},
 	}
 	for name, args := range cases {
@@ -285,7 +299,7 @@ func TestBounds(t *testing.T) {
 		}
 	}
 	// At the bounds, the settings are accepted.
-	s := &loadSettings{format: "jwt", concurrency: "1,1024", duration: maxDuration, requests: maxRequests, warmup: maxWarmup}
+	s := &loadSettings{format: "jwt", client: "raw", concurrency: "1,1024", duration: maxDuration, requests: maxRequests, warmup: maxWarmup}
 	if err := s.check(); err != nil {
 		t.Errorf("settings at the bounds refused: %v", err)
 	}

@@ -97,20 +97,31 @@ func newClient(conns int, caFile string) (*http.Client, error) {
 		ResponseHeaderTimeout: 30 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 	}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("prose-bench: --cacert: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("prose-bench: --cacert %s holds no PEM certificate", caFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tc, err := tlsConfigFor(caFile)
+	if err != nil {
+		return nil, err
 	}
+	tr.TLSClientConfig = tc
 	// No Client.Timeout: it would arm a timer per request. A stuck server
 	// is bounded by ResponseHeaderTimeout and by the run's context.
 	return &http.Client{Transport: tr}, nil
+}
+
+// tlsConfigFor returns the TLS configuration that trusts caFile, or nil
+// (the system roots) when caFile is empty.
+func tlsConfigFor(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("prose-bench: --cacert: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("prose-bench: --cacert %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // baseURL returns u without a trailing slash or a trailing token endpoint

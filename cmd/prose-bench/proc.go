@@ -188,6 +188,8 @@ type Environment struct {
 	ClockTicksSrc string `json:"clock_ticks_source"`
 	LoadAverage   string `json:"load_average_at_start"`
 	ServerBinary  string `json:"server_binary,omitempty"`
+	// PostgresSchema is the schema created for a --db run (dropped after).
+	PostgresSchema string `json:"postgres_schema,omitempty"`
 }
 
 func environment(ctx context.Context, now time.Time) Environment {
@@ -244,4 +246,83 @@ func gitCommit(ctx context.Context) string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// serverProc is one server process whose CPU time a run reports.
+type serverProc struct {
+	name string
+	pid  int
+}
+
+// ProcessCPU is the CPU time (utime+stime) of one process, or of a group
+// of processes, over a run's timed part.
+type ProcessCPU struct {
+	Process     string   `json:"process"`
+	PID         int      `json:"pid,omitempty"`
+	Count       int      `json:"processes_at_end,omitempty"` // groups: processes seen at the end
+	CPUSeconds  float64  `json:"cpu_seconds"`
+	CPUPerToken *float64 `json:"cpu_us_per_token,omitempty"`
+}
+
+// postgresLabel names the system-wide PostgreSQL figure.
+const postgresLabel = "postgres (system-wide: every process named postgres)"
+
+// serversCPU reads the CPU time of every server process, in clock ticks.
+func serversCPU(servers []serverProc) ([]int64, error) {
+	out := make([]int64, len(servers))
+	for i, sv := range servers {
+		v, err := procCPU(sv.pid)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// postgresCPU returns utime+stime, in clock ticks, of every process on the
+// machine whose comm (/proc/PID/stat) is "postgres": the postmaster, the
+// backends of every client (not only this run's) and the background
+// workers. Processes that vanish while it scans are skipped.
+func postgresCPU() (map[int]int64, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("prose-bench: %v", err)
+	}
+	out := map[int]int64{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if i < 0 || j < i || string(b[i+1:j]) != "postgres" {
+			continue
+		}
+		v, err := procCPU(pid)
+		if err != nil {
+			continue
+		}
+		out[pid] = v
+	}
+	return out, nil
+}
+
+// cpuDelta is the CPU time the processes of after used since before:
+// processes started in between count from zero; processes that ended in
+// between are lost (their time is not in /proc any more).
+func cpuDelta(before, after map[int]int64) int64 {
+	var d int64
+	for pid, v := range after {
+		if b, ok := before[pid]; ok && b <= v {
+			d += v - b
+		} else if !ok {
+			d += v
+		}
+	}
+	return d
 }

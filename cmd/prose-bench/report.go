@@ -26,17 +26,31 @@ func (r *Report) print(w io.Writer, asJSON bool) {
 		fmt.Fprintf(w, "%s\n", b)
 		return
 	}
-	fmt.Fprintf(w, "| server | auth | format | concurrency | tokens/s | p50 ms | p90 ms | p99 ms | max ms | tokens | errors | server CPU µs/token | load-gen CPU µs/token |\n")
-	fmt.Fprintf(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	pg := false
 	for _, x := range r.Runs {
-		srv := "n/a"
-		if x.ServerCPUPerToken != nil {
-			srv = fmt.Sprintf("%.0f", *x.ServerCPUPerToken)
+		pg = pg || x.PostgresCPUPerToken != nil
+	}
+	pgHead, pgSep := "", ""
+	if pg {
+		pgHead, pgSep = " postgres CPU µs/token |", "---:|"
+	}
+	fmt.Fprintf(w, "| server | auth | format | concurrency | instances | client | tokens/s | p50 ms | p90 ms | p99 ms | max ms | tokens | errors | server CPU µs/token |%s load-gen CPU µs/token |\n", pgHead)
+	fmt.Fprintf(w, "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|%s---:|\n", pgSep)
+	opt := func(v *float64) string {
+		if v == nil {
+			return "n/a"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %d | %s | %.0f |\n",
-			x.Server, x.Auth, x.Format, x.Concurrency, x.TokensPerSecond,
+		return fmt.Sprintf("%.0f", *v)
+	}
+	for _, x := range r.Runs {
+		pgCell := ""
+		if pg {
+			pgCell = " " + opt(x.PostgresCPUPerToken) + " |"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %d | %s |%s %.0f |\n",
+			x.Server, x.Auth, x.Format, x.Concurrency, x.Instances, x.Client, x.TokensPerSecond,
 			x.LatencyMs.P50, x.LatencyMs.P90, x.LatencyMs.P99, x.LatencyMs.Max,
-			x.Tokens, x.ErrorCount, srv, x.LoadGenCPUPerToken)
+			x.Tokens, x.ErrorCount, opt(x.ServerCPUPerToken), pgCell, x.LoadGenCPUPerToken)
 	}
 	fmt.Fprintln(w)
 	for _, x := range r.Runs {
@@ -58,6 +72,13 @@ func (r *Report) print(w io.Writer, asJSON bool) {
 		for _, k := range keys {
 			notes = append(notes, fmt.Sprintf("%d × %s", x.Errors[k], k))
 		}
+		if len(x.Processes) > 2 {
+			var per []string
+			for _, p := range x.Processes {
+				per = append(per, fmt.Sprintf("%s %s µs/token (%.2f s)", p.Process, opt(p.CPUPerToken), p.CPUSeconds))
+			}
+			notes = append(notes, "CPU by process: "+strings.Join(per, ", "))
+		}
 		if len(notes) > 0 {
 			fmt.Fprintf(w, "- %s %s/%s c=%d: %s\n", x.Server, x.Auth, x.Format, x.Concurrency, strings.Join(notes, "; "))
 		}
@@ -65,8 +86,11 @@ func (r *Report) print(w io.Writer, asJSON bool) {
 	e := r.Environment
 	fmt.Fprintf(w, "Measured %s on %s (%d CPUs, GOMAXPROCS %d), Linux %s, %s, commit %s; load average at start %s.\n",
 		e.Date, e.CPUModel, e.NumCPU, e.GOMAXPROCS, e.Kernel, e.GoVersion, e.Commit, e.LoadAverage)
-	fmt.Fprintf(w, "Window: each run's timed part (tokens/s = successful tokens / window). Server CPU: utime+stime of the server process from /proc/PID/stat over the window, %d ticks/s (%s). Load-generator CPU: getrusage(RUSAGE_SELF) over the window.\n",
+	fmt.Fprintf(w, "Window: each run's timed part (tokens/s = successful tokens / window). Server CPU: utime+stime of the server processes (summed over the instances) from /proc/PID/stat over the window, %d ticks/s (%s). Load-generator CPU: getrusage(RUSAGE_SELF) over the window.\n",
 		e.ClockTicks, e.ClockTicksSrc)
+	if pg {
+		fmt.Fprintf(w, "PostgreSQL CPU is system-wide: utime+stime over the window of every process on the machine whose comm is postgres (postmaster, background workers, the backends of every client, not only this run's; a backend that exits during the window loses its time).\n")
+	}
 	fmt.Fprintf(w, "Command: prose-bench %s\n", strings.Join(r.Args, " "))
 }
 

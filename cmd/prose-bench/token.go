@@ -48,12 +48,17 @@ type tokenSettings struct {
 	serverPID      int
 	assertionRate  int
 	withCeiling    bool
+	db             string
+	instances      int
 }
+
+// maxInstances bounds --instances.
+const maxInstances = 16
 
 func tokenCommand() *command {
 	return &command{
 		name:     "token",
-		synopsis: "prose-bench token [--auth basic|jwt] [--format jwt|cwt] [--concurrency N[,N…]] [--duration D] [--requests N] [--spawn | --target URL --admin-url URL --admin-token-file FILE]",
+		synopsis: "prose-bench token [--auth basic|jwt] [--format jwt|cwt] [--client raw|http] [--concurrency N[,N…]] [--duration D] [--requests N] [--spawn [--db DSN [--instances N]] | --target URL --admin-url URL --admin-token-file FILE]",
 		short:    "load the token endpoint of prose-as and report tokens/s, latency and CPU per token",
 		long: "Loads POST /oauth2/token with client_credentials requests over loopback HTTP/1.1 " +
 			"keep-alive connections. By default (--spawn) it starts a prose-as binary on a temporary " +
@@ -66,12 +71,20 @@ func tokenCommand() *command {
 			"concurrency level runs --warmup, then the timed part until --duration or --requests. It " +
 			"reports tokens/s, p50/p90/p99/max latency, errors by HTTP status and OAuth error code, the " +
 			"server's CPU time per token (from /proc/PID/stat; spawned server or --server-pid) and the load " +
-			"generator's own. Targets that do not resolve to loopback addresses are refused.",
+			"generator's own. With --db the spawned servers use that PostgreSQL database (in a schema " +
+			"created for the run and dropped after it) and the CPU time of every postgres process on the " +
+			"machine is reported too (system-wide); --instances N spawns N servers on it, with one KEK and " +
+			"one issuer, and spreads the requests over them round robin, reporting each one's CPU time. " +
+			"The spawned servers get --client-rate-limit=0 when they have that flag. --client raw (the " +
+			"default) is a lean HTTP/1.1 keep-alive client that costs the load generator far less CPU " +
+			"than --client http (net/http). Targets that do not resolve to loopback addresses are refused.",
 		examples: []string{
 			"# client_secret_basic at concurrency 8 and 32 against a freshly built server\nprose-bench token --build --auth basic --concurrency 8,32",
 			"# private_key_jwt, CWT tokens, 50,000 requests, JSON output\nprose-bench token --auth jwt --format cwt --requests 50000 --json > jwt.json",
 			"# With the reference ceiling (a server that only signs an ES256 JWT) in the same table\nprose-bench token --prose-as bin/prose-as --concurrency 8,32 --with-ceiling",
 			"# Profile the server while it is loaded\nprose-bench token --build --server-arg=--cpuprofile=/tmp/prose-as.cpu --duration 20s\ngo tool pprof -top /tmp/prose-as.cpu",
+			"# Two instances on one PostgreSQL database (password from the DSN goes to PGPASSWORD)\nprose-bench token --build --db 'postgres://prose:prose@127.0.0.1:5432/prose_test?sslmode=disable' --instances 2 --concurrency 32",
+			"# The load generator's CPU per request with net/http, for comparison\nprose-bench token --build --client http --concurrency 32 --duration 5s",
 			"# Against a running server (plain HTTP on loopback)\nprose-bench token --target http://127.0.0.1:8443 --admin-url http://127.0.0.1:8444 \\\n  --admin-token-file prose-as-data/admin.token --server-pid $(pgrep -n prose-as)",
 		},
 		setup: func(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
@@ -90,6 +103,8 @@ func tokenCommand() *command {
 			fs.IntVar(&s.serverPID, "server-pid", 0, "`PID` of the running server, for its CPU time per token (with --target)")
 			fs.IntVar(&s.assertionRate, "assertion-rate", 10000, "expected tokens/s (`N`) used to size the prepared client assertions of --auth jwt when --requests is not set; a run that uses them up stops and says so")
 			fs.BoolVar(&s.withCeiling, "with-ceiling", false, "also run the reference ceiling (see prose-bench ceiling) at the same levels and report it in the same table")
+			fs.StringVar(&s.db, "db", "", "PostgreSQL `DSN` (postgres://USER[:PASSWORD]@HOST:PORT/DB?sslmode=disable) for the spawned servers instead of their own SQLite files; the host must be loopback; the run creates a schema prose_bench_<random> in it (the role needs CREATE) and drops it at the end; a password is passed in PGPASSWORD, never on a command line, and is redacted in the report. The CPU time of every postgres process on the machine is reported too")
+			fs.IntVar(&s.instances, "instances", 1, "spawned prose-as serve processes (`N`, 1 to 16) sharing --db (required when N > 1), with one KEK and one issuer URL; every load worker sends its requests to them round robin")
 			return func(ctx context.Context, e *env) error { return runToken(ctx, e, s) }
 		},
 	}
@@ -118,6 +133,9 @@ func (s *tokenSettings) check(fs *flag.FlagSet) error {
 			return usagef("--spawn and --target exclude each other")
 		}
 		s.spawn = false
+		if s.instances != 1 || s.db != "" {
+			return usagef("--db and --instances apply to spawned servers, not to --target")
+		}
 		if s.adminURL == "" || s.adminTokenFile == "" {
 			return usagef("--target needs --admin-url and --admin-token-file (the clients are registered through the admin API)")
 		}
@@ -133,6 +151,20 @@ func (s *tokenSettings) check(fs *flag.FlagSet) error {
 		}
 		if s.build && s.proseAS != "" {
 			return usagef("give --build or --prose-as, not both")
+		}
+	}
+	if s.instances < 1 || s.instances > maxInstances {
+		return usagef("--instances %d: want 1 to %d", s.instances, maxInstances)
+	}
+	if s.instances > 1 && s.db == "" {
+		return usagef("--instances %d needs --db: the instances must share one PostgreSQL database", s.instances)
+	}
+	if s.db != "" {
+		if !s.spawn {
+			return usagef("--db and --instances apply to spawned servers, not to --target")
+		}
+		if _, _, err := splitDSN(s.db); err != nil {
+			return err
 		}
 	}
 	if s.serverPID < 0 {
@@ -209,22 +241,58 @@ func runToken(ctx context.Context, e *env, s *tokenSettings) (err error) {
 	}
 
 	var sv *server
+	servers := []*server{}
+	var opts *spawnOptions
+	defer func() {
+		for _, x := range servers {
+			x.close()
+		}
+		if opts != nil {
+			opts.cleanup(e.stderr) // after the servers: drops the schema
+		}
+	}()
 	if s.spawn {
 		bin, cleanup, err := findProseAS(ctx, s, e.stderr)
 		if err != nil {
 			return err
 		}
 		defer cleanup()
-		if sv, err = spawnServer(ctx, bin, s.serverArgs); err != nil {
+		if opts, err = newSpawnOptions(ctx, bin, s); err != nil {
 			return err
+		}
+		for i := range s.instances {
+			x, err := spawnServer(ctx, bin, opts, i)
+			if err != nil {
+				return err
+			}
+			servers = append(servers, x)
+			if i == 0 {
+				// The other instances sign as the first: one issuer,
+				// one token endpoint (client assertion audience).
+				opts.issuer = x.base
+			}
 		}
 	} else {
-		if sv, err = runningServer(ctx, s); err != nil {
+		x, err := runningServer(ctx, s)
+		if err != nil {
 			return err
 		}
+		servers = append(servers, x)
 	}
-	defer sv.close()
+	sv = servers[0]
 	envInfo.ServerBinary = sv.binary
+	tlsConf, err := tlsConfigFor(s.cacert)
+	if err != nil {
+		return err
+	}
+	var urls []string
+	var procs []serverProc
+	for i, x := range servers {
+		urls = append(urls, x.base+as.PathToken)
+		if x.pid > 0 {
+			procs = append(procs, serverProc{name: fmt.Sprintf("prose-as #%d", i+1), pid: x.pid})
+		}
+	}
 
 	client, err := newClient(maxLevel(s.levels), s.cacert)
 	if err != nil {
@@ -260,17 +328,23 @@ func runToken(ctx context.Context, e *env, s *tokenSettings) (err error) {
 		formParam = "&token_format=cwt"
 	}
 
-	rep := &Report{Tool: "prose-bench", Command: "token", Args: e.args, Flags: flagValues(e.fs), Environment: envInfo}
+	rep := &Report{Tool: "prose-bench", Command: "token", Args: redactArgs(e.args), Flags: flagValues(e.fs), Environment: envInfo}
+	if s.db != "" {
+		rep.Flags["db"] = redactDSN(s.db)
+		rep.Environment.PostgresSchema = opts.schema
+	}
 	ticks := envInfo.ClockTicks
 	for _, c := range s.levels {
 		sp := &loadSpec{
-			client:      client,
-			url:         sv.base + as.PathToken,
+			client:      s.httpClient(client),
+			tlsConf:     tlsConf,
+			urls:        urls,
 			concurrency: c,
 			warmup:      s.warmup,
 			duration:    s.duration,
 			maxRequests: s.requests,
-			serverPID:   sv.pid,
+			servers:     procs,
+			postgres:    s.db != "",
 			ticks:       ticks,
 			progress:    progress,
 			label:       fmt.Sprintf("prose-as %s/%s c=%d", s.auth, s.format, c),
@@ -371,7 +445,7 @@ func findProseAS(ctx context.Context, s *tokenSettings, log io.Writer) (string, 
 
 // spawnServer starts prose-as serve on a temporary data directory, over
 // plain HTTP on loopback, and waits until it is ready.
-func spawnServer(ctx context.Context, bin string, extra []string) (_ *server, err error) {
+func spawnServer(ctx context.Context, bin string, opts *spawnOptions, instance int) (_ *server, err error) {
 	work, err := os.MkdirTemp("", "prose-bench-")
 	if err != nil {
 		return nil, fmt.Errorf("prose-bench: %v", err)
@@ -389,8 +463,8 @@ func spawnServer(ctx context.Context, bin string, extra []string) (_ *server, er
 		return nil, fmt.Errorf("prose-bench: %v", err)
 	}
 	defer logf.Close() // the child holds its own descriptor
-	args := append([]string{"serve", "--insecure-http", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
-	if sv.proc, err = startChild(bin, args, childEnv(), logf, logf); err != nil {
+	args := append([]string{"serve", "--insecure-http", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir", dataDir}, opts.args(instance)...)
+	if sv.proc, err = startChild(bin, args, opts.env(), logf, logf); err != nil {
 		return nil, err
 	}
 	sv.pid = sv.proc.pid
@@ -399,10 +473,10 @@ func spawnServer(ctx context.Context, bin string, extra []string) (_ *server, er
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if sv.proc.exited() {
-			return nil, fmt.Errorf("prose-bench: %s serve exited during startup (%v)", bin, sv.proc.err)
+			return nil, fmt.Errorf("prose-bench: %s serve (instance %d) exited during startup (%v)", bin, instance+1, sv.proc.err)
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("prose-bench: %s serve not ready within 30s", bin)
+			return nil, fmt.Errorf("prose-bench: %s serve (instance %d) not ready within 30s", bin, instance+1)
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("prose-bench: %v", err)
