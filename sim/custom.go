@@ -117,6 +117,17 @@ func (r *runner) runWorld(ctx context.Context, w *World) error {
 	return nil
 }
 
+// lane records the role of a node in a run for the sequence chart.
+func (r *runner) lane(run, name string, rank int) {
+	if r.res.lanes == nil {
+		r.res.lanes = map[string]map[string]int{}
+	}
+	if r.res.lanes[run] == nil {
+		r.res.lanes[run] = map[string]int{"broadcast": 1}
+	}
+	r.res.lanes[run][name] = rank
+}
+
 // allRSCs lists the world's RSC and every RSC of a grant or a session.
 func (w *World) allRSCs() []token.RSC {
 	out := []token.RSC{w.rsc}
@@ -465,8 +476,11 @@ func (r *runner) worldSession(wr *worldRun, se session) error {
 		if err := run.addRelayAt(p, u.id, wr.rscs, u.skew, nil, disc); err != nil {
 			return err
 		}
+		r.lane(se.name, u.name, 1)
 	}
 	from, to := w.byName[se.from], w.byName[se.to]
+	r.lane(se.name, se.from, 0)
+	r.lane(se.name, se.to, 2)
 	tp, _ := wr.party(r, se.to)
 	t, err := run.addUEAt(tp, to.id, se.rsc, to.skew, true, disc)
 	if err != nil {
@@ -678,6 +692,9 @@ func (r *runner) worldAttack(wr *worldRun, i int, a attacker) error {
 		}
 	}
 	wr.radioFor(run, map[string][]float64{src.name: a.pos})
+	r.lane(name, src.name, 0)
+	r.lane(name, relayUE.name, 1)
+	r.lane(name, to.name, 2)
 	rp, _ := wr.party(r, relayUE.name)
 	if err := run.addRelayAt(rp, relayUE.id, wr.rscs, relayUE.skew, tm, false); err != nil {
 		return err
@@ -733,6 +750,9 @@ func (r *runner) replayCaptured(wr *worldRun, name, expected string, a attacker,
 	}
 	defer r.finish(run)
 	wr.radioFor(run, map[string][]float64{a.name: a.pos})
+	for n, rank := range map[string]int{a.name: 0, from.name: 0, via.name: 1, to.name: 2} {
+		r.lane(name, n, rank)
+	}
 	rp, _ := wr.party(r, via.name)
 	if err := run.addRelayAt(rp, via.id, wr.rscs, via.skew, nil, false); err != nil {
 		return err

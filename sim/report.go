@@ -99,7 +99,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-
 			fmt.Fprint(w, "<p>no frames</p>\n")
 			continue
 		}
-		orderLanes(lanes)
+		orderLanes(lanes, res.lanes[run])
 		x := map[string]int{}
 		const dx, top, dy = 260, 40, 22
 		for i, n := range lanes {
@@ -142,9 +142,13 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-
 	return f.Close()
 }
 
-// orderLanes puts sources left, relays in the middle, targets right.
-func orderLanes(l []string) {
+// orderLanes puts sources left, relays in the middle, targets right: by
+// the roles a run declared (known), else by the names.
+func orderLanes(l []string, known map[string]int) {
 	rank := func(n string) int {
+		if r, ok := known[n]; ok {
+			return r
+		}
 		switch {
 		case strings.Contains(n, "source"):
 			return 0

@@ -122,6 +122,9 @@ type Result struct {
 	Frames   []Frame       `json:"-"`
 	Runs     []string      `json:"runs"`
 	Duration time.Duration `json:"-"`
+	// lanes ranks the nodes of a run for its sequence chart (0 source,
+	// 1 relay, 2 target); runs without an entry are ranked by name.
+	lanes map[string]map[string]int
 }
 
 // Failed reports whether any check failed.
