@@ -97,7 +97,8 @@ type rawConn struct {
 	conn     net.Conn
 	br       *bufio.Reader
 	deadline time.Time
-	used     bool // a request completed on conn: a failure may be a keep-alive race
+	used     bool        // a request completed on conn: a failure may be a keep-alive race
+	stop     func() bool // unregisters the context watcher of conn
 }
 
 func (c *rawConn) dial(ctx context.Context) error {
@@ -117,6 +118,9 @@ func (c *rawConn) dial(ctx context.Context) error {
 		conn = tc
 	}
 	c.conn, c.used, c.deadline = conn, false, time.Time{}
+	// When the run's context ends (an interrupt), a request blocked on a
+	// silent server fails at once instead of at its deadline.
+	c.stop = context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	if c.br == nil {
 		c.br = bufio.NewReaderSize(conn, rawReadBufSize)
 	} else {
@@ -127,6 +131,7 @@ func (c *rawConn) dial(ctx context.Context) error {
 
 func (c *rawConn) close() {
 	if c.conn != nil {
+		c.stop()
 		c.conn.Close()
 		c.conn = nil
 	}
@@ -148,6 +153,9 @@ func (c *rawConn) roundTrip(ctx context.Context, now time.Time, req []byte, body
 			if err := c.dial(ctx); err != nil {
 				return 0, err
 			}
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
 		}
 		if want := now.Add(rawTimeout); c.deadline.Before(want.Add(-rawDeadlineSlack)) {
 			if err := c.conn.SetDeadline(want); err != nil {

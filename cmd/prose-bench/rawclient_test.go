@@ -5,10 +5,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -212,5 +214,60 @@ func TestRawClientKeepAliveRace(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	if _, _, err := p.post(time.Now(), 0, -1, []byte("x")); err == nil {
 		t.Errorf("no error from a closed server")
+	}
+}
+
+// The raw client over TLS (an https target with --cacert), and a request
+// blocked on a silent server ends when the run's context does.
+func TestRawClientTLSAndCancel(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"access_token":"tls"}`))
+	}))
+	defer srv.Close()
+	roots := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	sp := &loadSpec{urls: []string{srv.URL + "/oauth2/token"}, tlsConf: &tls.Config{RootCAs: roots}}
+	sh, err := newRequestShared(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := newRequester(context.Background(), sp, sh)
+	for i := range 3 {
+		if _, key, err := p.post(time.Now(), 0, -1, []byte("x")); err != nil || key != "" || string(p.lastBody()) != `{"access_token":"tls"}` {
+			t.Fatalf("request %d over TLS: %q %v %q", i, key, err, p.lastBody())
+		}
+	}
+	p.close()
+	// Without the CA the handshake fails.
+	sp.tlsConf = nil
+	sh, _ = newRequestShared(sp)
+	p, _ = newRequester(context.Background(), sp, sh)
+	if _, _, err := p.post(time.Now(), 0, -1, []byte("x")); err == nil {
+		t.Errorf("TLS without the CA: no error")
+	}
+	p.close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // reads nothing, answers nothing
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	sp = &loadSpec{urls: []string{"http://" + ln.Addr().String() + "/oauth2/token"}}
+	sh, _ = newRequestShared(sp)
+	p, _ = newRequester(ctx, sp, sh)
+	defer p.close()
+	time.AfterFunc(100*time.Millisecond, cancel)
+	t0 := time.Now()
+	if _, _, err := p.post(time.Now(), 0, -1, []byte("x")); err == nil || time.Since(t0) > 10*time.Second {
+		t.Errorf("silent server: %v after %v", err, time.Since(t0))
 	}
 }
