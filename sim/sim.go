@@ -27,6 +27,19 @@
 // Options.Attacks selects attacks; a Scenario (scenario.go) reads both from
 // a YAML file.
 //
+// A scenario file with "ues" describes a World of its own instead
+// (worldspec.go checks it, custom.go plays it; docs/scenarios.md is the
+// schema): its UEs and their grants, the AS's token lifetimes and status
+// list TTL, per-UE clock skews, a PROJECT-DEFINED radio (range over 2-D
+// positions, loss, delay and jitter per pair, as medium.Link values),
+// revocations placed before the others provision (so their status lists
+// carry the bit) or after, AS key rotations between provisioning steps,
+// the time spent offline, sessions (discovery or a named relay) and
+// attackers' moves (MoveNames), each with the outcome it must have. Run
+// plays the World when Options.World is set (Scenario.Apply sets it) with
+// the same pieces: the AS over loopback TLS, the ue client, the real
+// handshake, relay and discovery on the in-memory medium.
+//
 // Every expectation is a Check; Result.Failed tells whether any failed.
 // Every frame sent on the medium is recorded as a Frame, without payload
 // or key material (run, virtual time, sender, receiver, LCID, message
