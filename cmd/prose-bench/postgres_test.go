@@ -97,3 +97,20 @@ func TestRedact(t *testing.T) {
 		t.Errorf("splitDSN = %q %q %v", clean, pw, err)
 	}
 }
+
+// The spawned servers get --client-rate-limit=0 when prose-as has the
+// flag, before the user's --server-arg values.
+func TestSpawnArgs(t *testing.T) {
+	ctx := context.Background()
+	if !hasServeFlag(ctx, proseASBin, "listen") || hasServeFlag(ctx, proseASBin, "no-such-flag") {
+		t.Fatalf("hasServeFlag does not read prose-as serve --help")
+	}
+	o, err := newSpawnOptions(ctx, proseASBin, &tokenSettings{serverArgs: stringList{"--log-level=warn"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Join(o.args(0), " ")
+	if hasServeFlag(ctx, proseASBin, "client-rate-limit") != strings.Contains(args, "--client-rate-limit=0") || !strings.HasSuffix(args, "--log-level=warn") {
+		t.Errorf("args = %q", args)
+	}
+}
