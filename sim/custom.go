@@ -617,7 +617,7 @@ func flipMAC(src medium.L2ID) tamper {
 // worldAttack plays one attacker's move on a fresh medium.
 func (r *runner) worldAttack(wr *worldRun, i int, a attacker) error {
 	w := wr.w
-	name := fmt.Sprintf("attacker %s: %s", a.name, a.move)
+	name := a.label
 	expected := describeExpect(a.exp, 0)
 	from, via, to := w.byName[a.from], w.byName[a.via], w.byName[a.target]
 	attID := medium.L2ID(0x0000a0 + i%0x50)

@@ -77,6 +77,7 @@ type session struct {
 
 type attacker struct {
 	name, move, from, via, target string
+	label                         string // the check's and the run's name
 	pos                           []float64
 	exp                           outcomeExpect
 }
@@ -522,6 +523,9 @@ func (s *Scenario) compile() error {
 			if err := ueRef(f+".via", ss.Via, ""); err != nil {
 				return err
 			}
+			if ss.Via == ss.From || ss.Via == ss.To {
+				return fmt.Errorf("%s.via: %q is also an end of the session (want a third UE)", f, ss.Via)
+			}
 		}
 		se := session{name: ss.Name, from: ss.From, to: ss.To, via: ss.Via, rsc: w.rsc, packets: -1}
 		if ss.RSC != "" {
@@ -598,8 +602,8 @@ func (s *Scenario) compile() error {
 				return err
 			}
 		}
-		if a.from == a.target {
-			return fmt.Errorf("%s: from and target are both %q", f, a.from)
+		if a.from == a.target || a.via == a.from || a.via == a.target {
+			return fmt.Errorf("%s: from (%s), via (%s) and target (%s) must be three different UEs", f, a.from, a.via, a.target)
 		}
 		if err := checkPos(f+".position", a.pos); err != nil {
 			return err
@@ -609,6 +613,13 @@ func (s *Scenario) compile() error {
 		}
 		if a.exp, err = parseExpect(f+".expect", &at.Expect, defaultMoveExpect(a.move), false); err != nil {
 			return err
+		}
+		if a.move == "replay-captured" && a.exp.outcome != outNoLink && a.exp.outcome != outEstablished && a.exp.outcome != outNotStarted {
+			return fmt.Errorf("%s.expect: move replay-captured ends in %s, %s or %s, not %q", f, outNoLink, outEstablished, outNotStarted, a.exp.outcome)
+		}
+		a.label = fmt.Sprintf("attacker %s: %s", a.name, a.move)
+		if at.Name == "" {
+			a.label = fmt.Sprintf("attack %d: %s", i+1, a.move)
 		}
 		w.attackers = append(w.attackers, a)
 	}

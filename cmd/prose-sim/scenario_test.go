@@ -270,6 +270,10 @@ func TestScenarioErrors(t *testing.T) {
 		{"nothing to do", world, "sessions: a world needs at least one session or attacker"},
 		{"bad revocation when", world + sess + "revocations: [{ue: a, when: never}]\n", `revocations[0].when: "never" is unknown (want first`},
 		{"rotation after unknown", world + sess + "key_rotations: [{after: zed}]\n", `key_rotations[0].after: "zed" is not a UE of this world`},
+		{"via is an end", world + "sessions: [{from: a, to: b, via: a}]\n", `sessions[0].via: "a" is also an end of the session`},
+		{"attacker via is from", world + "attackers: [{move: wrong-role, from: a, via: a, target: b}]\n", `attackers[0]: from (a), via (a) and target (b) must be three different UEs`},
+		{"replay-captured timeout", world + "attackers: [{move: replay-captured, expect: timeout}]\n", `attackers[0].expect: move replay-captured ends in no_link, established or not_started, not "timeout"`},
+		{"attacker named as a UE", world + "attackers: [{name: a, move: forged}]\n", `attackers[0].name: "a" is a UE of the world`},
 		{"bad offline outcome", world + sess + "expect: {offline_start: {a: happy}}\n", `expect.offline_start.a: "happy" is unknown (want one of opens, token_expired`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
