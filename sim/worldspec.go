@@ -542,6 +542,9 @@ func (s *Scenario) compile() error {
 		if se.exp, err = parseExpect(f+".expect", &ss.Expect, outcomeExpect{outcome: outEstablished, delivered: -1}, ss.Via == ""); err != nil {
 			return err
 		}
+		if se.packets >= 0 && se.exp.delivered > se.packets {
+			return fmt.Errorf("%s.expect.delivered: %d is more than the session's %d packets", f, se.exp.delivered, se.packets)
+		}
 		if se.name == "" {
 			how := "discovery"
 			if se.via != "" {

@@ -274,6 +274,7 @@ func TestScenarioErrors(t *testing.T) {
 		{"attacker via is from", world + "attackers: [{move: wrong-role, from: a, via: a, target: b}]\n", `attackers[0]: from (a), via (a) and target (b) must be three different UEs`},
 		{"replay-captured timeout", world + "attackers: [{move: replay-captured, expect: timeout}]\n", `attackers[0].expect: move replay-captured ends in no_link, established or not_started, not "timeout"`},
 		{"attacker named as a UE", world + "attackers: [{name: a, move: forged}]\n", `attackers[0].name: "a" is a UE of the world`},
+		{"delivered above packets", world + "sessions: [{from: a, to: b, packets: 3, expect: {delivered: 4}}]\n", `sessions[0].expect.delivered: 4 is more than the session's 3 packets`},
 		{"bad offline outcome", world + sess + "expect: {offline_start: {a: happy}}\n", `expect.offline_start.a: "happy" is unknown (want one of opens, token_expired`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
