@@ -136,8 +136,11 @@ type ScaleOptions struct {
 
 // ScalePhase is one timed phase of a scale run.
 type ScalePhase struct {
-	Name  string        `json:"name"`
-	Wall  time.Duration `json:"wall_ns"`
+	Name string        `json:"name"`
+	Wall time.Duration `json:"wall_ns"`
+	// CPU is the user + system CPU time of the whole process during the
+	// phase (AS and UEs together; 0 where not measured).
+	CPU   time.Duration `json:"cpu_ns"`
 	Items int           `json:"items"`
 	Unit  string        `json:"unit"`
 }
@@ -383,7 +386,7 @@ func (s *scaler) run(ctx context.Context) error {
 	use := []token.Scope{{Role: token.RoleUse, RSC: DefaultRSC}}
 	serve := []token.Scope{{Role: token.RoleServe, RSC: DefaultRSC}}
 	s.opt.Progress.start("register", n)
-	t := s.opt.Now()
+	t, cpu := s.opt.Now(), processCPU()
 	s.parallel(ctx, ues, s.opt.Workers, func(u *scaleUE) {
 		g := use
 		if u.relay {
@@ -393,7 +396,7 @@ func (s *scaler) run(ctx context.Context) error {
 	})
 	s.opt.Progress.end()
 	reg := countOK(ues)
-	s.res.Phases = append(s.res.Phases, ScalePhase{Name: "register", Wall: s.opt.Now().Sub(t), Items: reg, Unit: "UEs"})
+	s.res.Phases = append(s.res.Phases, ScalePhase{Name: "register", Wall: s.opt.Now().Sub(t), CPU: processCPU() - cpu, Items: reg, Unit: "UEs"})
 	s.say("  registered %d/%d UEs in %v", reg, n, s.res.Phases[0].Wall.Round(time.Millisecond))
 	s.res.check("UEs registered (relays: serve, end UEs: use)", fmt.Sprint(n), fmt.Sprintf("%d%s", reg, firstErr(ues)), reg == n)
 	if err := ctx.Err(); err != nil {
@@ -411,7 +414,7 @@ func (s *scaler) run(ctx context.Context) error {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	s.opt.Progress.start("provision", n)
-	t = s.opt.Now()
+	t, cpu = s.opt.Now(), processCPU()
 	s.parallel(ctx, ues, s.opt.Workers, func(u *scaleUE) {
 		if u.err != nil {
 			return
@@ -421,7 +424,7 @@ func (s *scaler) run(ctx context.Context) error {
 	s.opt.Progress.end()
 	prov := countOK(ues)
 	s.res.Tokens = prov
-	s.res.Phases = append(s.res.Phases, ScalePhase{Name: "provision", Wall: s.opt.Now().Sub(t), Items: prov, Unit: "tokens"})
+	s.res.Phases = append(s.res.Phases, ScalePhase{Name: "provision", Wall: s.opt.Now().Sub(t), CPU: processCPU() - cpu, Items: prov, Unit: "tokens"})
 	s.say("  provisioned %d/%d UEs (private_key_jwt, CWT) in %v: %.0f tokens/s", prov, n, s.res.Phases[1].Wall.Round(time.Millisecond), s.res.TokensPerSecond())
 	s.res.check("UEs provisioned (CWT token, JWKS, status lists)", fmt.Sprint(n), fmt.Sprintf("%d%s", prov, firstErr(ues)), prov == n)
 	hc.CloseIdleConnections()
@@ -435,7 +438,7 @@ func (s *scaler) run(ctx context.Context) error {
 	// Phase 3: link.
 	cells := s.layout(ues)
 	s.opt.Progress.start("link", s.opt.UEs/2)
-	t = s.opt.Now()
+	t, cpu = s.opt.Now(), processCPU()
 	stats := make([]cellStats, len(cells))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -464,7 +467,7 @@ func (s *scaler) run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	linkWall := s.opt.Now().Sub(t)
+	linkWall, linkCPU := s.opt.Now().Sub(t), processCPU()-cpu
 	s.opt.Progress.end()
 	if firstCellErr != nil {
 		return firstCellErr
@@ -479,7 +482,7 @@ func (s *scaler) run(ctx context.Context) error {
 	s.res.Wall = s.opt.Now().Sub(t0)
 	s.res.Links = tot.hop1 + tot.hop2
 	s.res.PairsLinked = tot.linked
-	s.res.Phases = append(s.res.Phases, ScalePhase{Name: "link", Wall: linkWall, Items: s.res.Links, Unit: "links"})
+	s.res.Phases = append(s.res.Phases, ScalePhase{Name: "link", Wall: linkWall, CPU: linkCPU, Items: s.res.Links, Unit: "links"})
 	s.res.PacketsSent, s.res.PacketsDelivered, s.res.PacketsEchoed, s.res.Forwarded = tot.sent, tot.delivered, tot.echoed, tot.forwarded
 	s.res.FramesSent, s.res.FramesDelivered, s.res.FramesDropped = tot.frames.Sent, tot.frames.Delivered, tot.frames.TotalDropped()
 	s.say("  offline: %d PC5 links established in %v (%.0f links/s), %d/%d pairs linked", s.res.Links, linkWall.Round(time.Millisecond), s.res.LinksPerSecond(), tot.linked, s.res.Pairs)
@@ -576,7 +579,8 @@ func (r *ScaleResult) WriteTable(w io.Writer) {
 	fmt.Fprintf(tw, "end UEs\t%d (%d source/target pairs)\n", r.UEs, r.Pairs)
 	fmt.Fprintf(tw, "relays\t%d (one per cell, %d cells linked at once, GOMAXPROCS %d)\n", r.Relays, r.CellJobs, r.GOMAXPROCS)
 	for _, p := range r.Phases {
-		fmt.Fprintf(tw, "phase %s\t%v\t%d %s, %.0f %s/s\n", p.Name, p.Wall.Round(time.Millisecond), p.Items, p.Unit, p.Rate(), p.Unit)
+		fmt.Fprintf(tw, "phase %s\t%v\t%d %s, %.0f %s/s; CPU %v (%.2f cores)\n", p.Name, p.Wall.Round(time.Millisecond), p.Items, p.Unit, p.Rate(), p.Unit,
+			p.CPU.Round(time.Millisecond), p.CPU.Seconds()/max(p.Wall.Seconds(), 1e-9))
 	}
 	fmt.Fprintf(tw, "wall time\t%v\t(register + provision + link)\n", r.Wall.Round(time.Millisecond))
 	fmt.Fprintf(tw, "tokens/s\t%.0f\n", r.TokensPerSecond())
@@ -616,8 +620,9 @@ func (r *ScaleResult) WriteDir(dir string) error {
 	}
 	type phase struct {
 		ScalePhase
-		Seconds float64 `json:"seconds"`
-		Rate    float64 `json:"per_second"`
+		Seconds    float64 `json:"seconds"`
+		CPUSeconds float64 `json:"cpu_seconds"`
+		Rate       float64 `json:"per_second"`
 	}
 	sum := struct {
 		Mode   string `json:"mode"`
@@ -632,7 +637,7 @@ func (r *ScaleResult) WriteDir(dir string) error {
 		TokensPerSec: r.TokensPerSecond(), LinksPerSecond: r.LinksPerSecond(),
 		Trace: "not kept in scale mode (counts only)"}
 	for _, p := range r.Phases {
-		sum.Phases = append(sum.Phases, phase{p, p.Wall.Seconds(), p.Rate()})
+		sum.Phases = append(sum.Phases, phase{p, p.Wall.Seconds(), p.CPU.Seconds(), p.Rate()})
 	}
 	b, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
