@@ -117,7 +117,7 @@ type rlNodes struct {
 	delivered atomic.Int64
 	corrupted atomic.Int64
 	notify    chan struct{}
-	want      []byte // the packet the target must receive
+	want      atomic.Pointer[[]byte] // the packet the target must receive
 	events    chan link.Event
 }
 
@@ -150,7 +150,8 @@ func newRLNodes(s *relaySettings, suite msg.Suite, now time.Time) (*rlNodes, err
 		Deliver: func(_ medium.L2ID, _ uint8, pkt []byte) {
 			// Compare what the header says; the payload bytes are checked
 			// on one packet in 1024 so that the check costs little.
-			if len(pkt) != len(n.want) || (n.delivered.Load()%1024 == 0 && string(pkt[40:]) != string(n.want[40:])) {
+			want := *n.want.Load()
+			if len(pkt) != len(want) || (n.delivered.Load()%1024 == 0 && string(pkt[40:]) != string(want[40:])) {
 				n.corrupted.Add(1)
 			}
 			n.delivered.Add(1)
@@ -348,7 +349,8 @@ func relayMem(ctx context.Context, s *relaySettings, suite msg.Suite, rep *Relay
 	if err != nil {
 		return err
 	}
-	n.want = ipv6Packet(n.src.LocalAddr(rlRelayID), dst, s.size)
+	pkt := ipv6Packet(n.src.LocalAddr(rlRelayID), dst, s.size)
+	n.want.Store(&pkt)
 	const batch = 256
 	var sent int64
 	var serr error
@@ -360,7 +362,7 @@ func relayMem(ctx context.Context, s *relaySettings, suite msg.Suite, rep *Relay
 		}
 		src.Do(func(time.Time) {
 			for range k {
-				if err := n.src.Send(rlLCID, n.want); err != nil && serr == nil {
+				if err := n.src.Send(rlLCID, pkt); err != nil && serr == nil {
 					serr = err
 				}
 			}
@@ -453,7 +455,8 @@ nodes:
 	if err != nil {
 		return err
 	}
-	n.want = ipv6Packet(n.src.LocalAddr(rlRelayID), dst, s.size)
+	pkt := ipv6Packet(n.src.LocalAddr(rlRelayID), dst, s.size)
+	n.want.Store(&pkt)
 	const batch = 32
 	var sent, lost int64
 	var serr error
@@ -483,7 +486,7 @@ nodes:
 		}
 		if err := call(func(time.Time) {
 			for range k {
-				if err := n.src.Send(rlLCID, n.want); err != nil && serr == nil {
+				if err := n.src.Send(rlLCID, pkt); err != nil && serr == nil {
 					serr = err
 				}
 			}
