@@ -29,14 +29,14 @@ import (
 	"github.com/prosesec/prosesec/token"
 )
 
-// HTTP server limits.
+// HTTP server limits (the timeouts are defaults of serve flags).
 const (
-	readHeaderTimeout = 5 * time.Second
-	readTimeout       = 15 * time.Second
-	writeTimeout      = 30 * time.Second
-	idleTimeout       = 2 * time.Minute
-	maxHeaderBytes    = 32 << 10
-	shutdownTimeout   = 15 * time.Second
+	defaultReadHeaderTimeout = 5 * time.Second
+	defaultReadTimeout       = 15 * time.Second
+	defaultWriteTimeout      = 30 * time.Second
+	defaultIdleTimeout       = 2 * time.Minute
+	maxHeaderBytes           = 32 << 10
+	shutdownTimeout          = 15 * time.Second
 	// maxMaintainInterval bounds the period of Server.Maintain. It stays
 	// well below the AS leeway (30s) so that instances sharing a database
 	// pick up each other's key changes in time.
@@ -44,9 +44,11 @@ const (
 )
 
 // Default per-client limit of the token endpoint. A UE needs one token per
-// token lifetime (hours), a few more when it re-provisions. The limit is
-// off by default until every load test of one client passes
-// --client-rate-limit 0 (see docs/prose-as.md).
+// token lifetime (hours), a few more when it re-provisions: 10 per second
+// with bursts of 50 never slows a real client, and bounds what one client
+// (or anyone sending bad credentials under its ID from one address) can
+// make the server sign or verify. Load tests of one client pass
+// --client-rate-limit 0.
 const (
 	defaultClientRateLimit = 0
 	defaultClientRateBurst = 50
@@ -75,6 +77,10 @@ type serveSettings struct {
 	Metrics           string
 	ClientRateLimit   float64
 	ClientRateBurst   int
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
 	Config            string
 	CPUProfile        string // hidden: for prose-bench and pprof
 }
@@ -103,6 +109,10 @@ func serveFlags(fs *flag.FlagSet) *serveSettings {
 	fs.StringVar(&s.Metrics, "metrics", "public", "where GET /metrics is served: `WHERE` is public (the --listen address), admin (the --admin-listen address, unauthenticated) or off")
 	fs.Float64Var(&s.ClientRateLimit, "client-rate-limit", defaultClientRateLimit, "sustained token requests per second (`RATE`) each client may make at POST /oauth2/token; more are answered 429 slow_down with Retry-After. Failed requests count per client and source address, so nobody can lock a client out by knowing its ID. 0 disables the limit")
 	fs.IntVar(&s.ClientRateBurst, "client-rate-burst", defaultClientRateBurst, "bucket size of the per-client limit: token requests (`N`) a client may make at once after a quiet period")
+	fs.DurationVar(&s.ReadHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "`DURATION` a client has to send its request headers; a slower connection is closed (Slowloris)")
+	fs.DurationVar(&s.ReadTimeout, "read-timeout", defaultReadTimeout, "`DURATION` a client has to send a whole request, headers and body; a slower connection is closed")
+	fs.DurationVar(&s.WriteTimeout, "write-timeout", defaultWriteTimeout, "`DURATION` from the end of the request headers until the response must be written")
+	fs.DurationVar(&s.IdleTimeout, "idle-timeout", defaultIdleTimeout, "`DURATION` an idle keep-alive connection stays open")
 	fs.StringVar(&s.Config, "config", "", "YAML `FILE` whose keys are these flag names; flags and environment variables take precedence (env PROSE_AS_CONFIG)")
 	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE` (for go tool pprof)")
 	return s
@@ -188,6 +198,17 @@ func (s *serveSettings) check() error {
 	}
 	if s.ClientRateLimit < 0 || math.IsNaN(s.ClientRateLimit) || math.IsInf(s.ClientRateLimit, 0) {
 		return usagef("serve: --client-rate-limit %v: want a number of requests per second >= 0 (0 disables the limit)", s.ClientRateLimit)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"read-header-timeout", s.ReadHeaderTimeout}, {"read-timeout", s.ReadTimeout}, {"write-timeout", s.WriteTimeout}, {"idle-timeout", s.IdleTimeout}} {
+		if d.v <= 0 {
+			return usagef("serve: --%s %v: want a positive duration such as 5s", d.name, d.v)
+		}
+	}
+	if s.ReadHeaderTimeout > s.ReadTimeout {
+		return usagef("serve: --read-header-timeout %v exceeds --read-timeout %v, which bounds headers and body together", s.ReadHeaderTimeout, s.ReadTimeout)
 	}
 	if s.ClientRateBurst < 1 {
 		return usagef("serve: --client-rate-burst %d: want at least 1", s.ClientRateBurst)
@@ -499,7 +520,7 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 		return fmt.Errorf("prose-as: %v", err)
 	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	servers := []*http.Server{newHTTPServer(pubH, tlsCfg, errLog)}
+	servers := []*http.Server{newHTTPServer(pubH, tlsCfg, errLog, s)}
 	lns := []net.Listener{pubLn}
 	if admLn != nil {
 		admH, err := httpapi.NewAdmin(opts)
@@ -516,7 +537,7 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 		if !isLoopbackAddr(s.AdminListen) {
 			admTLS = tlsCfg // never plain HTTP off loopback (check refused --insecure-http)
 		}
-		servers = append(servers, newHTTPServer(admH, admTLS, errLog))
+		servers = append(servers, newHTTPServer(admH, admTLS, errLog, s))
 		lns = append(lns, admLn)
 	}
 
@@ -619,14 +640,17 @@ func toStrings(m map[string]source) map[string]string {
 	return out
 }
 
-func newHTTPServer(h http.Handler, tlsCfg *tls.Config, errLog *stdlog.Logger) *http.Server {
+// newHTTPServer returns a server with the limits of s: a client that sends
+// its headers or body too slowly is disconnected (each connection has its
+// own goroutine and deadlines, so a slow client delays no other).
+func newHTTPServer(h http.Handler, tlsCfg *tls.Config, errLog *stdlog.Logger, s *serveSettings) *http.Server {
 	hs := &http.Server{
 		Handler:           h,
 		TLSConfig:         tlsCfg,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		ReadTimeout:       s.ReadTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		IdleTimeout:       s.IdleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          errLog,
 	}
