@@ -50,7 +50,7 @@ const (
 // make the server sign or verify. Load tests of one client pass
 // --client-rate-limit 0.
 const (
-	defaultClientRateLimit = 0
+	defaultClientRateLimit = 10
 	defaultClientRateBurst = 50
 )
 
