@@ -92,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 1, "seed of the PC5 randomness (nonces, ephemeral keys, medium)")
 	out := fs.String("out", "", "directory for summary.json, trace.jsonl and sequence.html")
 	quiet := fs.Bool("quiet", false, "print the summary table only")
-	packets := fs.Int("packets", 5, "IP packets sent each way through the relay")
+	packets := fs.Int("packets", 5, "IP packets sent each way through the relay (scale mode: per pair, default 1)")
 	pairs := fs.Int("pairs", 1, fmt.Sprintf("source/target pairs; above 1 adds a scale run with that many pairs through the relay (at most %d)", sim.MaxPairs))
 	scenario := fs.String("scenario", "", "YAML scenario file (seed, packets, pairs, attacks; see examples/); flags win over it")
 	nUEs := fs.Int("ues", 0, "scale mode: number of end UEs (even, at least 2 per relay), instead of the scenario")
