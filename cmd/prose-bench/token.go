@@ -75,7 +75,9 @@ func tokenCommand() *command {
 			"created for the run and dropped after it) and the CPU time of every postgres process on the " +
 			"machine is reported too (system-wide); --instances N spawns N servers on it, with one KEK and " +
 			"one issuer, and spreads the requests over them round robin, reporting each one's CPU time. " +
-			"The spawned servers get --client-rate-limit=0 when they have that flag. --client raw (the " +
+			"The spawned servers get --client-rate-limit=0 when they have that flag (prose-as limits each " +
+			"client to 10 tokens/s by default); start a --target server with it too, or the run counts " +
+			"429 slow_down errors. --client raw (the " +
 			"default) is a lean HTTP/1.1 keep-alive client that costs the load generator far less CPU " +
 			"than --client http (net/http). Targets that do not resolve to loopback addresses are refused.",
 		examples: []string{
