@@ -295,8 +295,10 @@ type scaleUE struct {
 	relay bool
 }
 
-// Scale runs scale mode. The error is for set-up failures and bad
-// options; failed expectations are in the result's checks.
+// Scale runs scale mode: register, provision, then link offline, as the
+// comment at the top of this file (and docs/prose-sim-scale.md) describes.
+// The error is for set-up failures and bad options; failed expectations
+// are in the result's checks.
 func Scale(ctx context.Context, opt ScaleOptions) (*ScaleResult, error) {
 	switch {
 	case opt.Relays < 1 || opt.Relays > MaxScaleRelays:
