@@ -7,7 +7,8 @@
 // line per request and never lets a panic or an internal error detail reach
 // a client. The policy lives in package as.
 //
-// Routes of NewPublic (Go 1.22 method patterns):
+// Routes lists every route with its body kind; both handlers are built from
+// it. Routes of NewPublic (Go 1.22 method patterns):
 //
 //	POST /oauth2/token                          client_credentials; token_format=jwt|cwt
 //	POST /oauth2/revoke                         RFC 7009 (client-authenticated)
@@ -47,11 +48,26 @@
 // recovered, logged and answered 500 server_error; internal causes are
 // logged, never sent.
 //
+// Admin request bodies must be application/json in UTF-8 (RFC 8259 §8.1),
+// with no member twice in an object, no unknown member, no trailing data
+// and at most 32 levels of nesting; admin query strings must be well
+// formed, UTF-8, each parameter once. Violations are 400 invalid_request.
+//
+// Options.RateLimit limits the token requests of each client with two
+// token buckets (see ratelimit.go): one per client ID, checked before
+// authentication and charged per issued token, so that only the holder of
+// a credential can spend it; one per claimed client ID and peer IP address,
+// charged before authentication and refunded on issuance, so that bad
+// credentials (signature verifications) are bounded without letting anyone
+// lock a client out from another address. A refusal is 429 with
+// Retry-After (whole seconds, rounded up) and the RFC 6749-style error
+// slow_down (RFC 8628 §3.5). Both tables are LRU-bounded.
+//
 // Metrics (namespace prose_as): http_requests_total{endpoint,code},
 // token_request_duration_seconds{auth_method,outcome},
 // tokens_issued_total{format}, oauth_errors_total{endpoint,error},
 // revocations_total{source}, store_errors_total{endpoint},
-// http_panics_total. NewPublic serves them at /metrics when
+// token_requests_rate_limited_total, http_panics_total. NewPublic serves them at /metrics when
 // Options.Gatherer is set; MetricsHandler serves them elsewhere.
 package httpapi
 
