@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -200,7 +201,11 @@ func runScaleMode(f scaleFlags, stdout, stderr, log io.Writer) int {
 		pr = startProgress(stderr, isTerminal(stderr), opt.Progress, time.Now)
 		opt.Progress.OnPhase = pr.onPhase
 	}
-	res, err := runScale(context.Background(), opt)
+	// Ctrl-C stops the run between items and still removes its temporary
+	// directory.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := runScale(ctx, opt)
 	if pr != nil {
 		pr.finish()
 	}
