@@ -16,8 +16,9 @@ import (
 // A request is keyed by the client it claims to be, found cheaply and
 // without verifying anything: the Basic user or client_id parameter, else
 // the sub (or iss) claim of the client assertion, whose payload is only
-// base64url- and JSON-decoded. A request that names no client is not
-// limited: the AS rejects it before any expensive work.
+// base64url- and JSON-decoded. A request that names no client, or a client
+// ID longer than any UE ID, is not limited: the AS rejects it before any
+// expensive work.
 //
 // Two token buckets guard the two costs, with the same rate and burst:
 //
@@ -25,7 +26,10 @@ import (
 //     authentication (an empty bucket answers 429 at once, with no signature
 //     verification) and charged only when a token is issued. Only the holder
 //     of the client's credential can spend it, so an attacker who merely
-//     knows a victim's client ID cannot lock the victim out;
+//     knows a victim's client ID cannot lock the victim out. (Concurrent
+//     requests of one client may overshoot the burst by their number; the
+//     bucket then goes into debt, down to -burst, which the client repays
+//     by waiting);
 //   - the failure bucket, keyed by client ID and the peer's IP address, is
 //     charged before authentication and refunded when a token is issued.
 //     Requests that yield no token — above all bad credentials, each
@@ -136,7 +140,11 @@ func (bt *bucketTable) waitFor(tokens float64) time.Duration {
 func (bt *bucketTable) add(key string, n float64, now time.Time) {
 	bt.mu.Lock()
 	defer bt.mu.Unlock()
-	el := bt.level(key, now)
+	bt.addLocked(bt.level(key, now), key, n, now)
+}
+
+// addLocked adds n tokens to the bucket el (nil: a full one) of key.
+func (bt *bucketTable) addLocked(el *list.Element, key string, n float64, now time.Time) {
 	if el == nil {
 		if n >= 0 {
 			return // full already
@@ -161,16 +169,14 @@ func (bt *bucketTable) add(key string, n float64, now time.Time) {
 // to wait otherwise.
 func (bt *bucketTable) take(key string, now time.Time) time.Duration {
 	bt.mu.Lock()
+	defer bt.mu.Unlock()
 	el := bt.level(key, now)
-	tokens := bt.burst
 	if el != nil {
-		tokens = el.Value.(*bucket).tokens
+		if d := bt.waitFor(el.Value.(*bucket).tokens); d > 0 {
+			return d
+		}
 	}
-	bt.mu.Unlock()
-	if d := bt.waitFor(tokens); d > 0 {
-		return d
-	}
-	bt.add(key, -1, now)
+	bt.addLocked(el, key, -1, now)
 	return 0
 }
 
@@ -202,11 +208,17 @@ func newLimiter(r RateLimit, clock func() time.Time) *limiter {
 	return &limiter{clock: clock, issue: newBucketTable(r.Rate, burst, n), failed: newBucketTable(r.Rate, burst, n)}
 }
 
+// maxLimitedID is the longest client ID the limiter tracks: UE IDs have at
+// most 128 characters (as.RegisterUE), and the AS rejects longer ones
+// before any lookup or verification, so they need no bucket (and cannot
+// make the tables large).
+const maxLimitedID = 128
+
 // admit is called before authentication. It returns a positive wait when
 // the request must be refused, and otherwise a ticket to settle once the
 // outcome is known.
 func (l *limiter) admit(clientID, peerIP string) (ticket, time.Duration) {
-	if l == nil || clientID == "" {
+	if l == nil || clientID == "" || len(clientID) > maxLimitedID {
 		return ticket{}, 0
 	}
 	now := l.clock()

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -144,6 +146,16 @@ func TestLimiterBoundedMemory(t *testing.T) {
 	if d := issue(l, "ok-9999", "192.0.2.2"); d == 0 {
 		t.Fatal("ok-9999 third request admitted: its bucket was lost")
 	}
+	// IDs longer than any UE ID take no bucket (the AS rejects them first).
+	long := strings.Repeat("x", 129)
+	for i := 0; i < 100; i++ {
+		if d := fail(l, long, "192.0.2.3"); d != 0 {
+			t.Fatal("over-long client ID limited")
+		}
+	}
+	if _, ok := l.failed.index[failedKey(long, "192.0.2.3")]; ok {
+		t.Fatal("over-long client ID got a bucket")
+	}
 	// Refilled buckets are dropped when met.
 	c.advance(time.Minute)
 	issue(l, "ok-9999", "192.0.2.2")
@@ -191,5 +203,29 @@ func TestAssertionSubject(t *testing.T) {
 		if got := assertionSubject(in); got != want {
 			t.Errorf("assertionSubject(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestLimiterConcurrentFailures: concurrent bad requests under one claimed
+// client from one address get exactly the burst, no more.
+func TestLimiterConcurrentFailures(t *testing.T) {
+	l, _ := newTestLimiter(1, 10, 100)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	admitted := 0
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if d := fail(l, "victim", "192.0.2.66"); d == 0 {
+				mu.Lock()
+				admitted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if admitted != 10 {
+		t.Fatalf("%d of 200 concurrent failing requests admitted, want the burst (10)", admitted)
 	}
 }
