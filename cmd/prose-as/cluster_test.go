@@ -73,7 +73,7 @@ func TestClusterFailover(t *testing.T) {
 		"--insecure-http", "--db", db.dsn, "--issuer", clusterIssuer,
 		"--kek-file", kekFile, "--admin-token-file", adminFile,
 		"--status-list-ttl", clusterStatusTTL.String(),
-	}, loadTestFlags(t)...)
+	}, loadTestFlags...)
 	keyBound := maintainInterval(clusterStatusTTL)
 	dirs := [2]string{t.TempDir(), t.TempDir()}
 	var nodes [2]*server

@@ -51,7 +51,7 @@ func runCrashSafety(t *testing.T, b crashBackend) {
 	)
 	dir := t.TempDir()
 	keys := t.TempDir()
-	flags := append(append([]string{"--insecure-http"}, b.serve...), loadTestFlags(t)...)
+	flags := append(append([]string{"--insecure-http"}, b.serve...), loadTestFlags...)
 	start := func() *server { return startServer(t, dir, b.env, flags...) }
 	s := start()
 	mustCLI(t, "keygen", "--out", filepath.Join(keys, "ue.pem"))
@@ -96,23 +96,8 @@ func runCrashSafety(t *testing.T, b crashBackend) {
 }
 
 // loadTestFlags are the serve flags of a server that one client loads
-// heavily: --client-rate-limit=0 when this prose-as has per-client rate
-// limiting (read from its serve --help, once).
-func loadTestFlags(t *testing.T) []string {
-	t.Helper()
-	loadFlagsOnce.Do(func() {
-		out, _, code := cli(t, nil, "serve", "--help")
-		if code == 0 && strings.Contains(out, "--client-rate-limit") {
-			loadFlags = []string{"--client-rate-limit=0"}
-		}
-	})
-	return loadFlags
-}
-
-var (
-	loadFlagsOnce sync.Once
-	loadFlags     []string
-)
+// heavily: without them its per-client rate limit would refuse the load.
+var loadTestFlags = []string{"--client-rate-limit=0"}
 
 // loadAndKill runs token requests from workers goroutines until perRound
 // tokens have been received, then SIGKILLs the server while requests are
