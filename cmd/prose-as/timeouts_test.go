@@ -193,3 +193,42 @@ func TestTimeoutFlagsChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowTLSHandshakeIsDisconnected: on the TLS listener, a client that
+// sends its ClientHello a byte at a time (or not at all) is disconnected
+// within the header timeout as well.
+func TestSlowTLSHandshakeIsDisconnected(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil, "--read-header-timeout", "500ms", "--read-timeout", "1s")
+	for _, gap := range []time.Duration{0, 100 * time.Millisecond} {
+		c, err := net.Dial("tcp", s.public)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		done := make(chan struct{})
+		go func() { io.ReadAll(c); close(done) }()
+		// A TLS 1.2 record header and the start of a ClientHello.
+		hello := []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03}
+		closed := false
+		for i := 0; !closed && time.Since(start) < 20*time.Second; i++ {
+			if gap > 0 && i < len(hello) {
+				c.Write(hello[i : i+1])
+			}
+			select {
+			case <-done:
+				closed = true
+			case <-time.After(max(gap, 100*time.Millisecond)):
+			}
+		}
+		c.Close()
+		if !closed {
+			t.Errorf("gap %v: a slow TLS handshake kept the connection open for 20s", gap)
+		}
+		// Normal TLS clients are served.
+		resp, err := s.client.Get(s.url("/readyz"))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("readyz over TLS: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+}
