@@ -9,11 +9,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,4 +112,62 @@ func TestBadInputRealServer(t *testing.T) {
 		t.Fatalf("readyz after the bad input: %v %v", resp, err)
 	}
 	resp.Body.Close()
+}
+
+// TestRateLimitFromEnvAndConfig: the per-client limit of a real server,
+// configured by environment variable (rate) and config file (burst): after
+// the burst a client gets 429 slow_down with Retry-After, another client
+// does not, and the refusals are counted in /metrics.
+func TestRateLimitFromEnvAndConfig(t *testing.T) {
+	dir, keys := t.TempDir(), t.TempDir()
+	cfg := filepath.Join(keys, "prose-as.yaml")
+	if err := os.WriteFile(cfg, []byte("client-rate-burst: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, dir, []string{"PROSE_AS_CLIENT_RATE_LIMIT=0.25", "PROSE_AS_CONFIG=" + cfg}, "--insecure-http")
+	mustCLI(t, "keygen", "--out", filepath.Join(keys, "ue.pem"))
+	secrets := map[string]string{}
+	for _, id := range []string{"ue-a", "ue-b"} {
+		sf := filepath.Join(keys, id+".secret")
+		mustCLI(t, "admin", "ue", "add", "--data-dir", dir, "--id", id, "--public-key", filepath.Join(keys, "ue.pem.pub.jwk"),
+			"--grant", "use:00002a", "--secret", "--secret-out", sf)
+		secrets[id] = readTrimmed(t, sf)
+	}
+	tok := func(id string) (int, []byte, http.Header) {
+		req, _ := http.NewRequest("POST", s.url("/oauth2/token"), strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(id, secrets[id])
+		resp, err := s.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, resp.Header
+	}
+	for i := 0; i < 3; i++ {
+		if code, b, _ := tok("ue-a"); code != 200 {
+			t.Fatalf("ue-a request %d: %d %s", i+1, code, b)
+		}
+	}
+	code, b, hdr := tok("ue-a")
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	if code != 429 || m["error"] != "slow_down" || hdr.Get("Content-Type") != "application/json" {
+		t.Fatalf("ue-a 4th request: %d %s, want 429 slow_down", code, b)
+	}
+	// 0.25/s: one request every 4 s; Retry-After is whole seconds, rounded up.
+	if ra := hdr.Get("Retry-After"); ra != "4" && ra != "3" {
+		t.Errorf("Retry-After %q, want 4 (or 3 if a second passed)", ra)
+	}
+	t.Logf("429 body %s, Retry-After %s", bytes.TrimSpace(b), hdr.Get("Retry-After"))
+	if code, b, _ := tok("ue-b"); code != 200 {
+		t.Fatalf("ue-b: %d %s", code, b)
+	}
+	if !strings.Contains(string(get(t, s, "/metrics")), "prose_as_token_requests_rate_limited_total 1") {
+		t.Error("/metrics does not count the refusal")
+	}
+	if !strings.Contains(s.logs.String(), "client_rate_limit=0.25") || !strings.Contains(s.logs.String(), "client_rate_burst=3") {
+		t.Errorf("the startup line does not show the limit:\n%s", s.logs.String())
+	}
 }
