@@ -171,10 +171,12 @@ func cellRand(seed uint64, name string) *rand.ChaCha8 {
 }
 
 // run links the cell offline and reports its counts; progress gets the
-// number of pairs finished. The error is for set-up failures.
+// number of pairs handled, a batch at a time. The error is for set-up
+// failures.
 func (c *scaleCell) run(packets int, progress func(int)) (cellStats, error) {
 	var st cellStats
-	defer func() { progress(len(c.pairs)) }()
+	reported := 0 // pairs reported to progress
+	defer func() { progress(len(c.pairs) - reported) }()
 	if c.relay == nil {
 		return st, errNoRelay
 	}
@@ -334,6 +336,8 @@ func (c *scaleCell) run(packets int, progress func(int)) (cellStats, error) {
 			}
 			clk.Advance(5 * time.Millisecond)
 		}
+		progress(hi - lo) // their handshakes have run (the medium's delay is 1 ms)
+		reported += hi - lo
 	}
 	clk.Advance(5 * time.Second)
 
