@@ -25,7 +25,9 @@
 //
 // Options.Pairs adds a scale run (many pairs through one relay) and
 // Options.Attacks selects attacks; a Scenario (scenario.go) reads both from
-// a YAML file.
+// a YAML file. Scale (scale.go) is a separate mode for many UEs and relays:
+// AS provisioning at scale, then offline linking one cell per relay, cells
+// in parallel (docs/prose-sim-scale.md).
 //
 // A scenario file with "ues" describes a World of its own instead
 // (worldspec.go checks it, custom.go plays it; docs/scenarios.md is the

@@ -21,8 +21,9 @@
 //     fetches) with the checks and one message sequence chart per run,
 //     rejects in red.
 //
-// --scenario FILE reads a YAML scenario (seed, packets, pairs, attacks);
-// examples/ holds some. The AS runs in-process on 127.0.0.1 only, over a
+// --scenario FILE reads a YAML scenario: it tunes the default scenario
+// (seed, packets, pairs, attacks) or, with "ues", describes a world of its
+// own (docs/scenarios.md); examples/ holds some. The AS runs in-process on 127.0.0.1 only, over a
 // SQLite store in a temporary directory removed at the end.
 //
 // With --ues N (and --relays M) it runs the scale mode instead (sim.Scale):
@@ -95,7 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("quiet", false, "print the summary table only")
 	packets := fs.Int("packets", 5, "IP packets sent each way through the relay (scale mode: per pair, default 1)")
 	pairs := fs.Int("pairs", 1, fmt.Sprintf("source/target pairs; above 1 adds a scale run with that many pairs through the relay (at most %d)", sim.MaxPairs))
-	scenario := fs.String("scenario", "", "YAML scenario file (seed, packets, pairs, attacks; see examples/); flags win over it")
+	scenario := fs.String("scenario", "", "YAML scenario file: tunes the default scenario (seed, packets, pairs, attacks) or, with ues, describes a world (docs/scenarios.md; see examples/); flags win over it")
 	nUEs := fs.Int("ues", 0, "scale mode: number of end UEs (even, at least 2 per relay), instead of the scenario")
 	nRelays := fs.Int("relays", 0, "scale mode: number of relays, one per cell (default: one per 100 end UEs)")
 	workers := fs.Int("workers", 32, "scale mode: concurrent registrations and provisionings")
