@@ -233,16 +233,19 @@ func (r *runner) worldProvision(ctx context.Context, dir string, wr *worldRun) e
 
 // defaultOffline is the offline start a UE is expected to have when the
 // file does not say: from the token lifetime, the status list TTL, the
-// offline time and the UE's clock skew.
+// offline time and the UE's clock skew. It is never "refused": only a
+// damaged cache is, and the sim never damages one.
 func (w *World) defaultOffline(u *worldUE) string {
 	at := w.offlineAfter + u.skew
 	life := u.lifetime
 	if life == 0 {
 		life = w.tokenLifetime
 	}
+	// A clock before the token's issue time is no refusal:
+	// ue.Credentials.Open checks the token at its own issue time and the
+	// status lists' age only forwards (the UE's PC5 verifier then finds
+	// peers' tokens not yet valid).
 	switch {
-	case at < -w.leeway:
-		return "refused"
 	case at >= w.statusListTTL || at > ue.DefaultMaxStatusAge:
 		return "status_list_stale"
 	case at >= life:
@@ -506,7 +509,9 @@ func (r *runner) worldSession(wr *worldRun, se session) error {
 				return err
 			}
 			run.clock.Advance(worldSolicitWait)
-			cand, found = s.disc.Select(se.rsc, []byte(se.to), run.clock.Now().Add(from.skew))
+			// Discovery runs at the true virtual time (responses are
+			// recorded at it), whatever the source's clock skew.
+			cand, found = s.disc.Select(se.rsc, []byte(se.to), run.clock.Now())
 			if found && cand.TargetReachable {
 				break
 			}
@@ -620,7 +625,7 @@ func (r *runner) worldAttack(wr *worldRun, i int, a attacker) error {
 	name := a.label
 	expected := describeExpect(a.exp, 0)
 	from, via, to := w.byName[a.from], w.byName[a.via], w.byName[a.target]
-	attID := medium.L2ID(0x0000a0 + i%0x50)
+	attID := attackerID(i)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), seeded(r.opt.Seed, "attacker/"+a.name))
 	if err != nil {
 		return err
@@ -825,3 +830,9 @@ func (r *runner) replayCaptured(wr *worldRun, name, expected string, a attacker,
 	r.check("attack", name, expected, obs, ok)
 	return nil
 }
+
+// attackerID is the Layer-2 ID of the i-th attacker of a world:
+// 0x000200 to 0x0002ff, apart from the relays' (0x000010 to 0x0000fe) and
+// the end UEs' (0x000100 to 0x0001fe). Each attacker plays on a fresh
+// medium, so attackers 256 apart may share one.
+func attackerID(i int) medium.L2ID { return medium.L2ID(0x000200 + i%0x100) }

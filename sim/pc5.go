@@ -251,7 +251,11 @@ func (r *pc5Run) addRelayAt(p party, id medium.L2ID, rscs []token.RSC, skew time
 		},
 	}
 	if dr != nil {
-		cfg.Lookup = dr.Lookup
+		// The relay core sees its own clock (true time + skew), discovery
+		// records at the true time: look targets up at the true time.
+		cfg.Lookup = func(rsc token.RSC, ui []byte, now time.Time) (medium.L2ID, bool) {
+			return dr.Lookup(rsc, ui, now.Add(-skew))
+		}
 	}
 	cfg.MaxLinks = r.maxLinks
 	rl, err := relay.New(cfg)
@@ -346,12 +350,13 @@ func (u *endUE) connectVia(rid medium.L2ID, relayName, target string) error {
 	return err
 }
 
-// solicit broadcasts a Model B solicitation for target.
+// solicit broadcasts a Model B solicitation for target, stamped (UTC
+// counter) at the true virtual time: discovery ignores clock skew.
 func (u *endUE) solicit(target string) error {
 	var err error
 	u.drv.Do(func(now time.Time) {
 		var o discovery.Outgoing
-		if o, err = u.disc.Solicit(u.rsc, []byte(target), now.Add(u.skew)); err == nil {
+		if o, err = u.disc.Solicit(u.rsc, []byte(target), now); err == nil { // discovery: true time
 			u.dcore.queue([]discovery.Outgoing{o})
 		}
 	})

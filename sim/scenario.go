@@ -22,8 +22,10 @@ type Scenario struct {
 	// Description is printed before the run.
 	Description string  `yaml:"description"`
 	Seed        *uint64 `yaml:"seed"`
-	Packets     int     `yaml:"packets"`
-	Pairs       int     `yaml:"pairs"`
+	// Packets is the IP packets each way (at least 1; absent: the
+	// default, 5). A world's session may give its own, 0 included.
+	Packets *int `yaml:"packets"`
+	Pairs   int  `yaml:"pairs"`
 	// Attacks lists the attacks to run (AttackNames); absent: all,
 	// empty list: none. Default scenario only.
 	Attacks *[]string `yaml:"attacks"`
@@ -211,8 +213,8 @@ func (s *Scenario) Apply(opt *Options, keep map[string]bool) {
 	if s.Seed != nil && !keep["seed"] {
 		opt.Seed = *s.Seed
 	}
-	if s.Packets != 0 && !keep["packets"] {
-		opt.Packets = s.Packets
+	if s.Packets != nil && !keep["packets"] {
+		opt.Packets = *s.Packets
 	}
 	if s.Pairs != 0 && !keep["pairs"] {
 		opt.Pairs = s.Pairs

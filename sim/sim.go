@@ -100,7 +100,9 @@ type Options struct {
 	Seed uint64
 	// Log receives the narrative (nil: discarded).
 	Log io.Writer
-	// Packets is the number of IP packets sent each way (default 5).
+	// Packets is the number of IP packets sent each way: 0 is the
+	// default, 5; negative is an error. A world's session with its own
+	// packets (0 included) uses those.
 	Packets int
 	// Pairs, if above 1, adds a scale run: that many source/target pairs
 	// (provisioned like the others) discover the relay and talk through it
@@ -175,7 +177,10 @@ func (r *runner) check(phase, name, expected, observed string, pass bool) {
 // (the AS could not start, a temporary directory could not be made);
 // failed expectations are in the Result.
 func Run(ctx context.Context, opt Options) (*Result, error) {
-	if opt.Packets <= 0 {
+	switch {
+	case opt.Packets < 0:
+		return nil, fmt.Errorf("sim: %d packets, want at least 1 (0: the default, 5)", opt.Packets)
+	case opt.Packets == 0:
 		opt.Packets = 5
 	}
 	if opt.Pairs > MaxPairs {

@@ -92,7 +92,8 @@ sessions: [{from: a, to: b}]
 }
 
 // TestDefaultOffline: the expected offline start follows the lifetimes,
-// the status list TTL, the offline time and the skew.
+// the status list TTL, the offline time and the skew; a slow clock never
+// makes it refused (TestRegressSlowClockOpens plays one).
 func TestDefaultOffline(t *testing.T) {
 	sc, err := ParseScenario([]byte(`
 as: {token_lifetime: 1h, status_list_ttl: 2h}
@@ -109,7 +110,8 @@ sessions: [{from: ok, to: short}]
 		t.Fatal(err)
 	}
 	w := sc.World()
-	want := map[string]string{"ok": "opens", "short": "token_expired", "fast": "token_expired", "faster": "status_list_stale", "slow": "refused"}
+	want := map[string]string{"ok": "opens", "short": "token_expired", "fast": "token_expired", "faster": "status_list_stale",
+		"slow": "opens"} // a clock before iat still opens (ue checks the token at its issue time)
 	for _, u := range w.ues {
 		if got := w.defaultOffline(u); got != want[u.name] {
 			t.Errorf("%s: %s, want %s", u.name, got, want[u.name])

@@ -281,6 +281,9 @@ func parseExpect(field string, n *yaml.Node, def outcomeExpect, discovery bool) 
 // compile checks the world fields of s and resolves them into s.world
 // (nil when the file has no ues).
 func (s *Scenario) compile() error {
+	if s.Packets != nil && *s.Packets < 1 {
+		return fmt.Errorf("packets: %d: want at least 1 (IP packets each way; a session's own packets: 0 sets up its link without any)", *s.Packets)
+	}
 	world := len(s.UEs) > 0
 	if !world {
 		for f, set := range map[string]bool{
@@ -299,9 +302,6 @@ func (s *Scenario) compile() error {
 	}
 	if s.Attacks != nil {
 		return fmt.Errorf("attacks: applies to the default scenario only; a world lists attackers")
-	}
-	if s.Packets < 0 {
-		return fmt.Errorf("packets: %d is negative", s.Packets)
 	}
 	w := &World{rsc: DefaultRSC, byName: map[string]*worldUE{}}
 	var err error

@@ -131,6 +131,10 @@ func TestHelp(t *testing.T) {
 	if rc := run([]string{"extra"}, &stdout, &stderr); rc != 2 {
 		t.Fatalf("rc %d for a stray argument", rc)
 	}
+	stderr.Reset()
+	if rc := run([]string{"--quiet", "--packets", "-1"}, &stdout, &stderr); rc != 2 || !strings.Contains(stderr.String(), "-1 packets, want at least 1") {
+		t.Fatalf("rc %d for --packets -1: %s", rc, stderr.String())
+	}
 }
 
 // TestSeedDeterministic: the PC5 part of a run depends on the seed only

@@ -275,6 +275,9 @@ func TestScenarioErrors(t *testing.T) {
 		{"replay-captured timeout", world + "attackers: [{move: replay-captured, expect: timeout}]\n", `attackers[0].expect: move replay-captured ends in no_link, established or not_started, not "timeout"`},
 		{"attacker named as a UE", world + "attackers: [{name: a, move: forged}]\n", `attackers[0].name: "a" is a UE of the world`},
 		{"delivered above packets", world + "sessions: [{from: a, to: b, packets: 3, expect: {delivered: 4}}]\n", `sessions[0].expect.delivered: 4 is more than the session's 3 packets`},
+		{"packets 0 in a tuning", "packets: 0\n", "packets: 0: want at least 1 (IP packets each way; a session's own packets: 0 sets up its link without any)"},
+		{"packets 0 in a world", "packets: 0\n" + world + sess, "packets: 0: want at least 1"},
+		{"negative packets", "packets: -2\n" + world + sess, "packets: -2: want at least 1"},
 		{"bad offline outcome", world + sess + "expect: {offline_start: {a: happy}}\n", `expect.offline_start.a: "happy" is unknown (want one of opens, token_expired`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
