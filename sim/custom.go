@@ -242,9 +242,9 @@ func (w *World) defaultOffline(u *worldUE) string {
 		life = w.tokenLifetime
 	}
 	// A clock before the token's issue time is no refusal:
-	// ue.Credentials.Open checks the token at its own issue time and the
-	// status lists' age only forwards (the UE's PC5 verifier then finds
-	// peers' tokens not yet valid).
+	// ue.Credentials.Open verifies the token at its own issue time and
+	// only checks that the token and the status lists have not expired
+	// (the UE's PC5 verifier then finds peers' tokens not yet valid).
 	switch {
 	case at >= w.statusListTTL || at > ue.DefaultMaxStatusAge:
 		return "status_list_stale"
