@@ -121,6 +121,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["packets"] && *packets < 1 {
+		fmt.Fprintf(stderr, "prose-sim: --packets %d: want at least 1\n", *packets)
+		return 2
+	}
 	if set["ues"] || set["relays"] {
 		return runScaleMode(scaleFlags{
 			ues: *nUEs, relays: *nRelays, seed: *seed, packets: *packets, workers: *workers,

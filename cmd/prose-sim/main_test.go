@@ -132,8 +132,15 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("rc %d for a stray argument", rc)
 	}
 	stderr.Reset()
-	if rc := run([]string{"--quiet", "--packets", "-1"}, &stdout, &stderr); rc != 2 || !strings.Contains(stderr.String(), "-1 packets, want at least 1") {
-		t.Fatalf("rc %d for --packets -1: %s", rc, stderr.String())
+	for _, n := range []string{"-1", "0"} {
+		stderr.Reset()
+		if rc := run([]string{"--quiet", "--packets", n}, &stdout, &stderr); rc != 2 || !strings.Contains(stderr.String(), "--packets "+n+": want at least 1") {
+			t.Fatalf("rc %d for --packets %s: %s", rc, n, stderr.String())
+		}
+		stderr.Reset()
+		if rc := run([]string{"--quiet", "--ues", "4", "--packets", n}, &stdout, &stderr); rc != 2 || !strings.Contains(stderr.String(), "--packets "+n+": want at least 1") {
+			t.Fatalf("rc %d for --ues 4 --packets %s: %s", rc, n, stderr.String())
+		}
 	}
 }
 
