@@ -494,8 +494,10 @@ func newPoster(ctx context.Context, sp *loadSpec) (*poster, error) {
 			return nil, err
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		// Lets the transport replay a request on a fresh connection, as it
-		// does for requests made by http.NewRequest.
+		// Lets the transport send a request again on a fresh connection
+		// when nothing of it was written on a reused one, as for requests
+		// made by http.NewRequest (a POST it has written is never sent
+		// again).
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(p.cur)), nil }
 		p.reqs = append(p.reqs, req)
 	}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -25,6 +26,20 @@ import (
 // and reads the response with a minimal reader of its own: status line,
 // headers (Content-Length, Transfer-Encoding: chunked, Connection),
 // the body read fully, in a buffer reused from request to request.
+//
+// Before a request goes on a kept-alive connection, the client makes sure
+// nothing is waiting on it: octets left after the last response, or
+// arrived since (an unsolicited response, which would otherwise be taken
+// as the answer to this request and shift every later answer by one), or
+// the server's close while the connection was idle. net/http's transport sees these with a read
+// goroutine per connection; this client, without one, looks at its read
+// buffer and peeks at the socket (one non-blocking recv(MSG_PEEK) system
+// call, no allocation). Such a connection is closed and the request goes
+// on a new one. A request is sent again only when its write failed on a
+// reused connection: the server cannot have received it whole (net/http
+// resends a POST only when nothing of it was written). Once written, a
+// POST that gets no answer is an error, never sent again: the server may
+// have issued the token.
 
 const (
 	rawTimeout       = 30 * time.Second // per request, from its write to the end of the body
@@ -97,8 +112,14 @@ type rawConn struct {
 	conn     net.Conn
 	br       *bufio.Reader
 	deadline time.Time
-	used     bool        // a request completed on conn: a failure may be a keep-alive race
+	used     bool        // a request completed on conn: it is a reused connection
 	stop     func() bool // unregisters the context watcher of conn
+	// sc is the socket under conn (under TLS, the TCP connection), for
+	// idle's peek; nil when conn is not a TCP connection.
+	sc      syscall.RawConn
+	peekFn  func(fd uintptr) bool // c.peek, bound once (no allocation per request)
+	peekErr error
+	peekBuf [1]byte
 }
 
 func (c *rawConn) dial(ctx context.Context) error {
@@ -117,6 +138,19 @@ func (c *rawConn) dial(ctx context.Context) error {
 		}
 		conn = tc
 	}
+	c.sc = nil
+	under := conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		under = tc.NetConn()
+	}
+	if tcp, ok := under.(*net.TCPConn); ok {
+		if sc, err := tcp.SyscallConn(); err == nil {
+			c.sc = sc
+			if c.peekFn == nil {
+				c.peekFn = c.peek
+			}
+		}
+	}
 	c.conn, c.used, c.deadline = conn, false, time.Time{}
 	// When the run's context ends (an interrupt), a request blocked on a
 	// silent server fails at once instead of at its deadline.
@@ -133,8 +167,39 @@ func (c *rawConn) close() {
 	if c.conn != nil {
 		c.stop()
 		c.conn.Close()
-		c.conn = nil
+		c.conn, c.sc = nil, nil
 	}
+}
+
+// idle reports whether the reused connection can carry the next request:
+// nothing unread in the read buffer, and in the socket neither octets nor
+// the server's close (end of stream or reset). Under TLS the peek sees
+// encrypted records: any record waiting on an idle connection (an
+// unsolicited response, a close_notify alert, rarely a key update) makes
+// the connection be replaced, which is safe. Not seen: octets that arrive
+// after this check, and, under TLS, a record crypto/tls has already read
+// from the socket together with the response.
+func (c *rawConn) idle() bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	if c.sc == nil {
+		return true
+	}
+	c.peekErr = nil
+	if err := c.sc.Read(c.peekFn); err != nil {
+		return false
+	}
+	// EAGAIN: nothing to read. No error is an octet or the end of the
+	// stream; any other error (a reset) is as bad.
+	return c.peekErr == syscall.EAGAIN
+}
+
+// peek is the RawConn.Read callback of idle: one recv of at most an octet
+// that neither consumes it nor waits.
+func (c *rawConn) peek(fd uintptr) bool {
+	_, _, c.peekErr = syscall.Recvfrom(int(fd), c.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return true
 }
 
 // rawResponse is what roundTrip read.
@@ -144,11 +209,17 @@ type rawResponse struct {
 }
 
 // roundTrip writes req and reads the whole response into *body (reused).
-// A request that fails on a reused connection before any byte of the
-// response arrived (the server closed it while idle) is sent once more on
-// a new connection, as net/http does.
+// A reused connection with anything waiting on it (idle) is replaced
+// first. A request whose write fails on a reused connection (the server
+// closed it while idle, its close not yet seen by idle) is sent once more
+// on a new connection; once the write succeeded, any failure is returned:
+// the server may have acted on the request, and net/http does not replay a
+// POST either.
 func (c *rawConn) roundTrip(ctx context.Context, now time.Time, req []byte, body *[]byte) (int, error) {
 	for attempt := 0; ; attempt++ {
+		if c.conn != nil && c.used && !c.idle() {
+			c.close()
+		}
 		if c.conn == nil {
 			if err := c.dial(ctx); err != nil {
 				return 0, err
@@ -165,10 +236,10 @@ func (c *rawConn) roundTrip(ctx context.Context, now time.Time, req []byte, body
 			c.deadline = want
 		}
 		reused := c.used
-		status, keep, started, err := c.exchange(req, body)
+		status, keep, written, err := c.exchange(req, body)
 		if err != nil {
 			c.close()
-			if reused && !started && attempt == 0 && ctx.Err() == nil {
+			if reused && !written && attempt == 0 && ctx.Err() == nil {
 				continue
 			}
 			return 0, err
@@ -181,17 +252,11 @@ func (c *rawConn) roundTrip(ctx context.Context, now time.Time, req []byte, body
 	}
 }
 
-// exchange does one request/response on the open connection. started
-// reports whether any octet of the response was read; keep whether the
-// connection may carry another request.
-func (c *rawConn) exchange(req []byte, body *[]byte) (status int, keep, started bool, err error) {
+// exchange does one request/response on the open connection. written
+// reports whether the whole request was written (the server may have
+// received it); keep whether the connection may carry another request.
+func (c *rawConn) exchange(req []byte, body *[]byte) (status int, keep, written bool, err error) {
 	if _, err := c.conn.Write(req); err != nil {
-		return 0, false, false, err
-	}
-	if _, err := c.br.Peek(1); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
 		return 0, false, false, err
 	}
 	status, keep, err = readResponse(c.br, body)
@@ -240,8 +305,8 @@ func readResponse(br *bufio.Reader, body *[]byte) (status int, keep bool, err er
 			value = bytes.TrimSpace(value)
 			switch {
 			case asciiEqualFold(name, "Content-Length"):
-				v, err := strconv.ParseInt(string(value), 10, 64)
-				if err != nil || v < 0 || (length >= 0 && v != length) {
+				v := parseLength(value)
+				if v < 0 || (length >= 0 && v != length) {
 					return 0, false, fmt.Errorf("bad Content-Length %q", truncate(value))
 				}
 				length = v
@@ -263,6 +328,13 @@ func readResponse(br *bufio.Reader, body *[]byte) (status int, keep bool, err er
 				}
 			}
 		}
+		if chunked && length >= 0 {
+			// RFC 9112 §6.3: Transfer-Encoding would override
+			// Content-Length, but both at once may be request
+			// smuggling or response splitting, and ought to be an
+			// error; the connection is closed.
+			return 0, false, errors.New("both Transfer-Encoding and Content-Length in the response")
+		}
 		if status >= 100 && status < 200 {
 			if status == 101 {
 				return 0, false, errors.New("unexpected 101 Switching Protocols")
@@ -273,7 +345,7 @@ func readResponse(br *bufio.Reader, body *[]byte) (status int, keep bool, err er
 		switch {
 		case status == 204 || status == 304:
 			return status, keep, nil
-		case chunked: // Transfer-Encoding overrides Content-Length
+		case chunked:
 			if err := readChunked(br, body); err != nil {
 				return 0, false, err
 			}
@@ -304,6 +376,23 @@ func readResponse(br *bufio.Reader, body *[]byte) (status int, keep bool, err er
 			}
 		}
 	}
+}
+
+// parseLength returns the value of a Content-Length field, 1*DIGIT
+// (RFC 9110 §8.6: no sign, no list, no spaces inside), or -1 when v is not
+// one or exceeds 18 digits (far beyond rawMaxBody).
+func parseLength(v []byte) int64 {
+	if len(v) == 0 || len(v) > 18 {
+		return -1
+	}
+	var n int64
+	for _, b := range v {
+		if b < '0' || b > '9' {
+			return -1
+		}
+		n = n*10 + int64(b-'0')
+	}
+	return n
 }
 
 // readChunked reads a chunked body (RFC 9112 §7.1) with its trailer.

@@ -79,7 +79,9 @@ func tokenCommand() *command {
 			"client to 10 tokens/s by default); start a --target server with it too, or the run counts " +
 			"429 slow_down errors. --client raw (the " +
 			"default) is a lean HTTP/1.1 keep-alive client that costs the load generator far less CPU " +
-			"than --client http (net/http). Targets that do not resolve to loopback addresses are refused.",
+			"than --client http (net/http); like net/http, neither sends a request again once it was " +
+			"written (one the server never answers counts as an error, though the server may have " +
+			"issued its token). Targets that do not resolve to loopback addresses are refused.",
 		examples: []string{
 			"# client_secret_basic at concurrency 8 and 32 against a freshly built server\nprose-bench token --build --auth basic --concurrency 8,32",
 			"# private_key_jwt, CWT tokens, 50,000 requests, JSON output\nprose-bench token --auth jwt --format cwt --requests 50000 --json > jwt.json",
