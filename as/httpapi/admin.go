@@ -9,9 +9,11 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/prosesec/prosesec/as"
@@ -144,9 +146,12 @@ func badRequest(format string, a ...any) *as.Error {
 	return as.ErrInvalidRequest.WithDescriptionf(format, a...)
 }
 
-// readJSON decodes a size-limited application/json body strictly: UTF-8
-// (RFC 8259 §8.1), no member name twice in an object, no unknown fields,
-// no trailing data. An empty body leaves v unchanged when allowEmpty.
+// readJSON decodes a size-limited application/json body into the struct
+// that v points to, strictly: UTF-8 (RFC 8259 §8.1), no member name twice
+// in an object (names compared case-insensitively, as encoding/json
+// matches them), the struct's members spelled exactly as documented (no
+// unknown member, no case variant), nothing after the value but
+// whitespace. An empty body leaves v unchanged when allowEmpty.
 func (h *handler) readJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) *as.Error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
@@ -172,30 +177,79 @@ func (h *handler) readJSON(w http.ResponseWriter, r *http.Request, v any, allowE
 	if err := checkJSONDuplicates(body); err != nil {
 		return badRequest("invalid JSON body: %v", err)
 	}
+	if err := checkJSONMemberNames(body, v); err != nil {
+		return badRequest("invalid JSON body: %v", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return badRequest("invalid JSON body: %v", err)
 	}
-	if dec.More() {
-		return badRequest("invalid JSON body: trailing data")
+	// dec.More is false before a stray ']' or '}': ask for the next token.
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("invalid JSON body: trailing data after the JSON value")
 	}
 	return nil
+}
+
+// checkJSONMemberNames rejects a top-level member whose name is not
+// exactly the JSON name of a field of the struct v points to, such as a
+// case variant ("ID" for "id") that encoding/json would accept. Syntax
+// errors and non-object bodies are left to the decoder.
+func checkJSONMemberNames(body []byte, v any) error {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return nil
+	}
+	known := jsonFieldNames(reflect.TypeOf(v).Elem())
+	for name := range top {
+		if known[name] {
+			continue
+		}
+		for k := range known {
+			if strings.EqualFold(k, name) {
+				return fmt.Errorf("unknown member %q (member names are case-sensitive: %q)", name, k)
+			}
+		}
+		return fmt.Errorf("unknown member %q", name)
+	}
+	return nil
+}
+
+// jsonFieldNames returns the JSON member names of the exported fields of
+// struct type t (no embedded structs in the admin wire types).
+func jsonFieldNames(t reflect.Type) map[string]bool {
+	names := map[string]bool{}
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		names[name] = true
+	}
+	return names
 }
 
 // maxJSONDepth bounds the nesting of an admin request body.
 const maxJSONDepth = 32
 
 // checkJSONDuplicates rejects a JSON text in which an object has a member
-// name twice (encoding/json would silently keep the last one, so that two
-// parsers could read different requests) or that nests deeper than
-// maxJSONDepth. Syntax errors are left to the decoder.
+// name twice, compared case-insensitively as encoding/json matches names
+// to fields (it would silently keep the last one, so that two parsers could
+// read different requests), or that nests deeper than maxJSONDepth.
+// Syntax errors are left to the decoder.
 func checkJSONDuplicates(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	type frame struct {
 		object bool
-		keys   map[string]bool
-		key    bool // the next token of an object is a member name
+		keys   map[string]string // folded name → name
+		key    bool              // the next token of an object is a member name
 	}
 	var stack []frame
 	for {
@@ -216,7 +270,7 @@ func checkJSONDuplicates(body []byte) error {
 				if len(stack) >= maxJSONDepth {
 					return fmt.Errorf("nested deeper than %d levels", maxJSONDepth)
 				}
-				stack = append(stack, frame{object: d == '{', keys: map[string]bool{}, key: true})
+				stack = append(stack, frame{object: d == '{', keys: map[string]string{}, key: true})
 			default:
 				stack = stack[:len(stack)-1]
 			}
@@ -227,15 +281,37 @@ func checkJSONDuplicates(body []byte) error {
 		}
 		if top.key {
 			name, _ := tok.(string)
-			if top.keys[name] {
-				return fmt.Errorf("member %q appears more than once", name)
+			folded := foldName(name)
+			if prev, ok := top.keys[folded]; ok {
+				if prev == name {
+					return fmt.Errorf("member %q appears more than once", name)
+				}
+				return fmt.Errorf("members %q and %q differ only in case", prev, name)
 			}
-			top.keys[name] = true
+			top.keys[folded] = name
 			top.key = false
 		} else {
 			top.key = true
 		}
 	}
+}
+
+// foldName maps every rune of name to the smallest rune of its simple case
+// folding orbit, so that foldName(a) == foldName(b) exactly when
+// strings.EqualFold(a, b) (the equivalence encoding/json uses for names).
+func foldName(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range name {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b.WriteRune(min)
+	}
+	return b.String()
 }
 
 // adminQuery parses the query string strictly: well-formed, UTF-8, each

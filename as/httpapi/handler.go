@@ -93,7 +93,7 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		}, []string{"endpoint"}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "prose_as", Name: "token_requests_rate_limited_total",
-			Help: "Token requests refused with 429 by the per-client rate limit.",
+			Help: "OAuth requests (token, revoke, introspect) refused with 429 by the rate limit.",
 		}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "prose_as", Name: "http_panics_total",

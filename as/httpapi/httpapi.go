@@ -49,19 +49,24 @@
 // logged, never sent.
 //
 // Admin request bodies must be application/json in UTF-8 (RFC 8259 §8.1),
-// with no member twice in an object, no unknown member, no trailing data
-// and at most 32 levels of nesting; admin query strings must be well
-// formed, UTF-8, each parameter once. Violations are 400 invalid_request.
+// with no member twice in an object (names compared case-insensitively),
+// every member spelled exactly as documented (no unknown member, no case
+// variant), nothing but whitespace after the value and at most 32 levels
+// of nesting; admin query strings must be well formed, UTF-8, each
+// parameter once. Violations are 400 invalid_request.
 //
-// Options.RateLimit limits the token requests of each client with two
-// token buckets (see ratelimit.go): one per client ID, checked before
-// authentication and charged per issued token, so that only the holder of
-// a credential can spend it; one per claimed client ID and peer IP address,
-// charged before authentication and refunded on issuance, so that bad
-// credentials (signature verifications) are bounded without letting anyone
-// lock a client out from another address. A refusal is 429 with
-// Retry-After (whole seconds, rounded up) and the RFC 6749-style error
-// slow_down (RFC 8628 §3.5). Both tables are LRU-bounded.
+// Options.RateLimit limits the OAuth endpoints (token, revoke, introspect)
+// with three tables of token buckets (see ratelimit.go): issued tokens per
+// client, checked before authentication and charged per issued token to
+// the client the AS authenticated, so that only the holder of a
+// credential can spend it; and failed requests per claimed client and
+// peer address, and per peer address (IPv6: /64) whatever client it
+// claims, charged before authentication and refunded on success, so that
+// bad credentials (signature verifications) are bounded without letting
+// anyone lock a client out from another address. The claimed client of a
+// client assertion is read with the AS's own parser. A refusal is 429
+// with Retry-After (whole seconds, rounded up) and the RFC 6749-style
+// error slow_down (RFC 8628 §3.5). The tables are LRU-bounded.
 //
 // Metrics (namespace prose_as): http_requests_total{endpoint,code},
 // token_request_duration_seconds{auth_method,outcome},
@@ -109,10 +114,10 @@ type Options struct {
 	// MaxBodyBytes limits request bodies (default 64 KiB). A larger body is
 	// answered 413 with an RFC 6749 invalid_request JSON body.
 	MaxBodyBytes int64
-	// RateLimit limits the token requests of each client (zero value: no
-	// limit); a refused request is answered 429 with Retry-After and an
-	// RFC 6749 error body with the code slow_down. Its clock is the AS
-	// core's (Server.Now).
+	// RateLimit limits the tokens of each client and the failed OAuth
+	// requests of each source (zero value: no limit); a refused request is
+	// answered 429 with Retry-After and an RFC 6749 error body with the
+	// code slow_down. Its clock is the AS core's (Server.Now).
 	RateLimit RateLimit
 }
 

@@ -59,12 +59,30 @@ func (h *handler) readForm(w http.ResponseWriter, r *http.Request) (map[string]s
 	return form, nil
 }
 
-// errSlowDown answers a token request refused by the per-client rate
-// limit. RFC 6749 defines no error code for it; slow_down (RFC 8628 §3.5,
-// registered for the token endpoint) says exactly "this client is asking
-// too often, back off", whereas temporarily_unavailable would blame the
-// server for what is one client's excess.
-var errSlowDown = &as.Error{Code: "slow_down", Status: http.StatusTooManyRequests, Description: "too many token requests for this client; retry after the time in Retry-After"}
+// errSlowDown answers a request refused by the rate limit. RFC 6749
+// defines no error code for it; slow_down (RFC 8628 §3.5, registered for
+// the token endpoint) says exactly "you are asking too often, back off",
+// whereas temporarily_unavailable would blame the server for what is one
+// client's (or one source's) excess.
+var errSlowDown = &as.Error{Code: "slow_down", Status: http.StatusTooManyRequests, Description: "too many requests for this client or from this address; retry after the time in Retry-After"}
+
+// admit applies the rate limit to a request that presents client
+// credentials (see ratelimit.go), before they are checked. When the
+// request is refused it answers 429 and returns false; otherwise the
+// caller calls succeeded on the ticket if the request succeeds.
+func (h *handler) admit(w http.ResponseWriter, r *http.Request, auth as.ClientAuth, issuance bool) (ticket, bool) {
+	if auth.Method == as.AuthNone {
+		return ticket{}, true // rejected before any costly work
+	}
+	tk, wait := h.limit.admit(claimedClient(auth), peerIP(r), issuance)
+	if wait > 0 {
+		h.m.rateLimited.Inc()
+		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
+		h.oauthError(w, r, errSlowDown)
+		return ticket{}, false
+	}
+	return tk, true
+}
 
 // peerIP is the IP address of the connection's peer.
 func peerIP(r *http.Request) string {
@@ -150,15 +168,8 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request) {
 		method = string(auth.Method)
 	}
 	info(r).clientID = auth.ClientID
-	key := auth.ClientID
-	if key == "" && auth.Method == as.AuthPrivateKeyJWT {
-		key = assertionSubject(auth.Assertion)
-	}
-	tk, wait := h.limit.admit(key, peerIP(r))
-	if wait > 0 {
-		h.m.rateLimited.Inc()
-		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
-		h.oauthError(w, r, errSlowDown)
+	tk, ok := h.admit(w, r, auth, true)
+	if !ok {
 		return
 	}
 	resp, err := h.s.Token(r.Context(), as.TokenRequest{
@@ -167,11 +178,11 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request) {
 		Format:    form["token_format"],
 		Auth:      auth,
 	})
-	tk.settle(err == nil)
 	if err != nil {
 		h.oauthError(w, r, err)
 		return
 	}
+	tk.succeeded(resp.ClientID)
 	outcome = "ok"
 	info(r).clientID = resp.ClientID
 	h.m.issued.WithLabelValues(resp.TokenFormat).Inc()
@@ -192,11 +203,16 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info(r).clientID = auth.ClientID
+	tk, ok := h.admit(w, r, auth, false)
+	if !ok {
+		return
+	}
 	res, err := h.s.Revoke(r.Context(), as.RevokeRequest{Token: form["token"], TokenTypeHint: form["token_type_hint"], Auth: auth})
 	if err != nil {
 		h.oauthError(w, r, err)
 		return
 	}
+	tk.succeeded("")
 	info(r).clientID = res.ClientID
 	if res.Revoked {
 		h.m.revocations.WithLabelValues("oauth").Inc()
@@ -231,11 +247,19 @@ func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
 		req.Auth = auth
 		info(r).clientID = auth.ClientID
 	}
+	var tk ticket
+	if !req.Privileged {
+		var ok bool
+		if tk, ok = h.admit(w, r, req.Auth, false); !ok {
+			return
+		}
+	}
 	res, err := h.s.Introspect(r.Context(), req)
 	if err != nil {
 		h.oauthError(w, r, err)
 		return
 	}
+	tk.succeeded("")
 	if res.CallerID != "" {
 		info(r).clientID = res.CallerID
 	}

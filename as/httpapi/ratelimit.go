@@ -2,63 +2,91 @@ package httpapi
 
 import (
 	"container/list"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"math"
-	"strings"
+	"net/netip"
 	"sync"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/prosesec/prosesec/as"
 )
 
-// Per-client rate limiting of the token endpoint.
+// Rate limiting of the OAuth endpoints (token, revoke, introspect).
 //
-// A request is keyed by the client it claims to be, found cheaply and
-// without verifying anything: the Basic user or client_id parameter, else
-// the sub (or iss) claim of the client assertion, whose payload is only
-// base64url- and JSON-decoded. A request that names no client, or a client
-// ID longer than any UE ID, is not limited: the AS rejects it before any
-// expensive work.
+// Three tables of token buckets guard the two costs of a request: the
+// tokens it makes the AS sign and the client authentication (a secret
+// hash, or an ES256/EdDSA verification of a client assertion, also for an
+// unknown client) it makes the AS check.
 //
-// Two token buckets guard the two costs, with the same rate and burst:
+// A request that presents client credentials is keyed by the address of
+// its peer (an IPv6 address by its /64 prefix, which one host usually
+// owns whole) and by the client it claims to be, found without verifying
+// anything: the Basic user or client_id parameter, else the iss claim of
+// the client assertion, read with the very parser the AS uses (go-jose's
+// compact JWS parser and its case-sensitive JSON decoder, which rejects a
+// member twice), so that the claimed client cannot differ from the one the
+// AS authenticates. A claimed ID longer than any UE ID (or none) gets no
+// per-client bucket; the address bucket still applies.
 //
-//   - the client's issuance bucket, keyed by client ID, is checked before
-//     authentication (an empty bucket answers 429 at once, with no signature
-//     verification) and charged only when a token is issued. Only the holder
+//   - The issuance bucket, keyed by the client ID the AS authenticated,
+//     is charged one token per issued token (token endpoint only). It is
+//     checked before authentication under the claimed client ID (an empty
+//     bucket answers 429 at once, with no verification). Only the holder
 //     of the client's credential can spend it, so an attacker who merely
-//     knows a victim's client ID cannot lock the victim out. (Concurrent
+//     knows a victim's client ID cannot lock the victim out. Concurrent
 //     requests of one client may overshoot the burst by their number; the
 //     bucket then goes into debt, down to -burst, which the client repays
-//     by waiting);
-//   - the failure bucket, keyed by client ID and the peer's IP address, is
-//     charged before authentication and refunded when a token is issued.
-//     Requests that yield no token — above all bad credentials, each
-//     possibly an expensive ES256/EdDSA verification — thus get burst
-//     attempts, then rate per second, per source address and claimed
-//     client; the victim, calling from another address, keeps its budget.
+//     by waiting. Only authenticated IDs enter this table, so a flood of
+//     made-up IDs cannot evict a real client's debt.
+//   - The failure buckets, one keyed by the peer address and the claimed
+//     client ID (rate and burst), one keyed by the peer address alone
+//     (AddressFactor times rate and burst), are both charged before
+//     authentication and refunded when the request succeeds (a token
+//     issued; a revocation or introspection answered 200). A request that
+//     fails, above all with bad credentials, stays charged. A source thus
+//     gets burst failed requests, then rate per second, per claimed
+//     client, and AddressFactor times that in all, whatever client IDs it
+//     claims; a victim calling from another address keeps its budget.
 //     (Behind a reverse proxy every peer has the proxy's address: the
-//     failure bucket is then per claimed client only.)
+//     failures of all its clients then share one address bucket.)
 //
-// Memory is bounded: at most MaxClients buckets of each kind are kept, the
-// least recently used one is dropped first (dropping a bucket only forgets
-// a debt: the client starts again with a full bucket), and a bucket that has
-// refilled completely is dropped when met, as it holds no information.
-// A flood of random client IDs therefore costs at most MaxClients entries.
+// Memory is bounded: at most MaxClients buckets are kept in each table,
+// the least recently used one is dropped first (dropping a bucket only
+// forgets a debt: it starts again full), and a bucket that has refilled
+// completely is dropped when met, as it holds no information.
 
-// RateLimit configures the per-client limit of the token endpoint.
+// RateLimit configures the rate limit of the OAuth endpoints.
 type RateLimit struct {
-	// Rate is the sustained number of token requests per second per client
+	// Rate is the sustained number of tokens per second per client, and of
+	// failed requests per second per source address and claimed client
 	// (0 disables the limit).
 	Rate float64
-	// Burst is the bucket size: requests a client may make at once after
-	// a quiet period (default: max(1, ceil(Rate))).
+	// Burst is the bucket size: tokens a client may get at once after a
+	// quiet period, and failed requests a source may make at once under
+	// one claimed client (default: max(1, ceil(Rate))).
 	Burst int
-	// MaxClients bounds each bucket table (default DefaultRateLimitClients).
+	// AddressFactor multiplies Rate and Burst for the bucket of a source
+	// address, which all the clients it claims share (default
+	// DefaultRateLimitAddressFactor).
+	AddressFactor int
+	// MaxClients bounds each of the three bucket tables (default
+	// DefaultRateLimitClients).
 	MaxClients int
 }
 
-// DefaultRateLimitClients is the default bound of a bucket table: about
-// 10 MB at most for both tables.
+// DefaultRateLimitAddressFactor is the default RateLimit.AddressFactor: a
+// source address (a NAT, a proxy) may fail ten times as often as one
+// client, so that one client failing there does not stop the others, while
+// a source that rotates client IDs is still bounded.
+const DefaultRateLimitAddressFactor = 10
+
+// DefaultRateLimitClients is the default bound of a bucket table: at most
+// about 15 MB for each table (a bucket keyed by a 128-character client
+// ID takes some 300 bytes).
 const DefaultRateLimitClients = 50_000
 
 func (r RateLimit) check() error {
@@ -69,6 +97,8 @@ func (r RateLimit) check() error {
 		return errors.New("as/httpapi: RateLimit.Burst must not be negative")
 	case r.MaxClients < 0:
 		return errors.New("as/httpapi: RateLimit.MaxClients must not be negative")
+	case r.AddressFactor < 0:
+		return errors.New("as/httpapi: RateLimit.AddressFactor must not be negative")
 	}
 	return nil
 }
@@ -186,11 +216,12 @@ func (bt *bucketTable) len() int {
 	return bt.ll.Len()
 }
 
-// limiter is the per-client limiter of the token endpoint.
+// limiter is the rate limiter of the OAuth endpoints.
 type limiter struct {
 	clock  func() time.Time
-	issue  *bucketTable // by client ID
-	failed *bucketTable // by client ID and peer IP
+	issue  *bucketTable // by authenticated client ID: issued tokens
+	failed *bucketTable // by peer address and claimed client ID
+	addr   *bucketTable // by peer address
 }
 
 func newLimiter(r RateLimit, clock func() time.Time) *limiter {
@@ -205,83 +236,133 @@ func newLimiter(r RateLimit, clock func() time.Time) *limiter {
 	if n == 0 {
 		n = DefaultRateLimitClients
 	}
-	return &limiter{clock: clock, issue: newBucketTable(r.Rate, burst, n), failed: newBucketTable(r.Rate, burst, n)}
+	f := r.AddressFactor
+	if f == 0 {
+		f = DefaultRateLimitAddressFactor
+	}
+	return &limiter{clock: clock,
+		issue:  newBucketTable(r.Rate, burst, n),
+		failed: newBucketTable(r.Rate, burst, n),
+		addr:   newBucketTable(r.Rate*float64(f), burst*f, n)}
 }
 
-// maxLimitedID is the longest client ID the limiter tracks: UE IDs have at
-// most 128 characters (as.RegisterUE), and the AS rejects longer ones
-// before any lookup or verification, so they need no bucket (and cannot
-// make the tables large).
+// maxLimitedID is the longest client ID that gets a per-client bucket: UE
+// IDs have at most 128 characters (as.RegisterUE), so a longer one is no
+// client's and needs no bucket of its own (it would only make the tables
+// large); the address bucket limits it.
 const maxLimitedID = 128
 
-// admit is called before authentication. It returns a positive wait when
-// the request must be refused, and otherwise a ticket to settle once the
-// outcome is known.
-func (l *limiter) admit(clientID, peerIP string) (ticket, time.Duration) {
-	if l == nil || clientID == "" || len(clientID) > maxLimitedID {
+// admit is called before client authentication, with the claimed client
+// ID ("" if none) and the peer's IP address; issuance tells whether the
+// request may yield a token (the token endpoint). It returns a positive
+// wait when the request must be refused, and otherwise a ticket to settle
+// if the request succeeds.
+func (l *limiter) admit(clientID, peerIP string, issuance bool) (ticket, time.Duration) {
+	if l == nil {
 		return ticket{}, 0
 	}
+	if len(clientID) > maxLimitedID {
+		clientID = ""
+	}
 	now := l.clock()
-	if d := l.issue.wait(clientID, now); d > 0 {
+	if issuance && clientID != "" {
+		if d := l.issue.wait(clientID, now); d > 0 {
+			return ticket{}, d
+		}
+	}
+	ak := addrKey(peerIP)
+	if d := l.addr.take(ak, now); d > 0 {
 		return ticket{}, d
 	}
-	fk := failedKey(clientID, peerIP)
-	if d := l.failed.take(fk, now); d > 0 {
-		return ticket{}, d
+	t := ticket{l: l, addrKey: ak}
+	if clientID != "" {
+		t.failedKey = failedKey(clientID, ak)
+		if d := l.failed.take(t.failedKey, now); d > 0 {
+			l.addr.add(ak, 1, now)
+			return ticket{}, d
+		}
 	}
-	return ticket{l: l, clientID: clientID, failedKey: fk}, 0
+	return t, 0
 }
 
 // ticket is an admitted request.
 type ticket struct {
 	l         *limiter
-	clientID  string
-	failedKey string
+	addrKey   string
+	failedKey string // "": no per-client failure bucket was charged
 }
 
-// settle records the outcome of an admitted request: whether a token was
-// issued (which proves the client's credential).
-func (t ticket) settle(issued bool) {
-	if t.l == nil || !issued {
+// succeeded refunds the failure buckets of a request that succeeded.
+// issuedTo is the client ID the AS authenticated and issued a token to
+// ("" if the request issued none): its issuance bucket is charged.
+func (t ticket) succeeded(issuedTo string) {
+	if t.l == nil {
 		return
 	}
 	now := t.l.clock()
-	t.l.failed.add(t.failedKey, 1, now)
-	t.l.issue.add(t.clientID, -1, now)
+	t.l.addr.add(t.addrKey, 1, now)
+	if t.failedKey != "" {
+		t.l.failed.add(t.failedKey, 1, now)
+	}
+	if issuedTo != "" {
+		t.l.issue.add(issuedTo, -1, now)
+	}
 }
 
-func failedKey(clientID, peerIP string) string {
-	return peerIP + " " + clientID // an IP address holds no space
+func failedKey(clientID, addrKey string) string {
+	return addrKey + " " + clientID // an address key holds no space
 }
 
-// assertionSubject returns the sub claim (else the iss claim) of a JWT
-// client assertion without verifying it, or "" when it cannot be read.
-// The AS rejects the assertion later if iss, sub and client_id disagree;
-// here it only names a bucket.
-func assertionSubject(assertion string) string {
-	const maxLen = 8192 // the AS refuses larger assertions
+// addrKey is the key of the address bucket of a peer IP address: an IPv4
+// address itself (also when IPv4-mapped), an IPv6 address's /64 prefix.
+func addrKey(peerIP string) string {
+	a, err := netip.ParseAddr(peerIP)
+	if err != nil {
+		return peerIP
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
+// claimedClient returns the client a request claims to be, without
+// verifying anything: the Basic user or client_id parameter, else the
+// issuer of a client assertion, or "" when none can be read.
+func claimedClient(a as.ClientAuth) string {
+	if a.ClientID != "" || a.Method != as.AuthPrivateKeyJWT {
+		return a.ClientID
+	}
+	return assertionIssuer(a.Assertion)
+}
+
+// anySignatureAlg lists every algorithm go-jose knows, so that the limiter
+// reads the claims of every assertion the AS reads (the AS accepts fewer).
+var anySignatureAlg = []jose.SignatureAlgorithm{
+	jose.EdDSA, jose.HS256, jose.HS384, jose.HS512, jose.RS256, jose.RS384, jose.RS512,
+	jose.ES256, jose.ES384, jose.ES512, jose.PS256, jose.PS384, jose.PS512,
+}
+
+// assertionIssuer returns the iss claim of a JWT client assertion without
+// verifying it, or "" when it cannot be read. It parses exactly as the AS
+// does (as.Server authenticates the assertion's iss, and requires sub to
+// equal it), so that it names the client the AS will check.
+func assertionIssuer(assertion string) string {
+	const maxLen = 8192 // the AS refuses larger assertions unparsed
 	if len(assertion) > maxLen {
 		return ""
 	}
-	parts := strings.Split(assertion, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	jws, err := jose.ParseSignedCompact(assertion, anySignatureAlg)
 	if err != nil {
 		return ""
 	}
-	var c struct {
-		Iss string `json:"iss"`
-		Sub string `json:"sub"`
-	}
-	if json.Unmarshal(payload, &c) != nil {
+	var c jwt.Claims
+	if josejson.Unmarshal(jws.UnsafePayloadWithoutVerification(), &c) != nil {
 		return ""
 	}
-	if c.Sub != "" {
-		return c.Sub
-	}
-	return c.Iss
+	return c.Issuer
 }
 
 // retryAfterSeconds is d rounded up to whole seconds, at least 1.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,25 +16,26 @@ func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func newTestLimiter(rate float64, burst, maxClients int) (*limiter, *fakeClock) {
-	c := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	return newLimiter(RateLimit{Rate: rate, Burst: burst, MaxClients: maxClients}, c.now), c
+	return newTestLimiterF(rate, burst, maxClients, 0)
 }
 
-// issue runs one request that yields a token.
+func newTestLimiterF(rate float64, burst, maxClients, addressFactor int) (*limiter, *fakeClock) {
+	c := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	return newLimiter(RateLimit{Rate: rate, Burst: burst, MaxClients: maxClients, AddressFactor: addressFactor}, c.now), c
+}
+
+// issue runs one token request that yields a token.
 func issue(l *limiter, id, ip string) time.Duration {
-	tk, d := l.admit(id, ip)
+	tk, d := l.admit(id, ip, true)
 	if d == 0 {
-		tk.settle(true)
+		tk.succeeded(id)
 	}
 	return d
 }
 
-// fail runs one request that yields no token.
+// fail runs one token request that yields no token.
 func fail(l *limiter, id, ip string) time.Duration {
-	tk, d := l.admit(id, ip)
-	if d == 0 {
-		tk.settle(false)
-	}
+	_, d := l.admit(id, ip, true)
 	return d
 }
 
@@ -114,13 +116,81 @@ func TestLimiterNoLockout(t *testing.T) {
 			t.Fatal(d)
 		}
 	}
-	if n := l.failed.len(); n != 1 {
-		t.Errorf("%d failure buckets, want 1 (the attacker's)", n)
+	if n, m := l.failed.len(), l.addr.len(); n != 1 || m != 1 {
+		t.Errorf("%d per-client and %d per-address failure buckets, want 1 each (the attacker's)", n, m)
 	}
-	// Requests naming no client are not limited (the AS rejects them cheaply).
+}
+
+// TestLimiterPerAddress: failures from one address are limited across all
+// the client IDs it claims (also none, or over-long ones), per /64 for
+// IPv6; other addresses keep their budget.
+func TestLimiterPerAddress(t *testing.T) {
+	l, c := newTestLimiterF(1, 3, 100, 2) // address: rate 2/s, burst 6
+	ids := []string{"ue-1", "", strings.Repeat("x", 200), "ue-2", "ue-3", "ue-4"}
+	for i, id := range ids {
+		if d := fail(l, id, "2001:db8:1:2::1"); d != 0 {
+			t.Fatalf("failure %d refused early: %v", i+1, d)
+		}
+	}
 	for i := 0; i < 50; i++ {
-		if d := fail(l, "", "192.0.2.66"); d != 0 {
-			t.Fatal("anonymous request limited")
+		for _, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::7"} { // one /64
+			if d := fail(l, fmt.Sprintf("rnd-%d", i), ip); d != 500*time.Millisecond {
+				t.Fatalf("claimed ID %d from %s: wait %v, want 500ms", i, ip, d)
+			}
+		}
+	}
+	if d := issue(l, "ue-5", "2001:db8:1:3::1"); d != 0 {
+		t.Fatalf("another /64 refused: %v", d)
+	}
+	if d := issue(l, "ue-5", "192.0.2.1"); d != 0 {
+		t.Fatalf("another address refused: %v", d)
+	}
+	// One client failing at a shared address is stopped by its own bucket
+	// and leaves the other clients there the rest of the address budget:
+	// its refusals do not charge the address.
+	for i := 0; i < 3; i++ {
+		if d := fail(l, "ue-6", "192.0.2.9"); d != 0 {
+			t.Fatal(d)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		if d := fail(l, "ue-6", "192.0.2.9"); d != time.Second {
+			t.Fatalf("ue-6 beyond its burst: wait %v, want 1s", d)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if d := issue(l, fmt.Sprintf("ue-%d", 7+i), "192.0.2.9"); d != 0 {
+			t.Fatalf("another client at the shared address refused: %v", d)
+		}
+	}
+	c.advance(time.Hour)
+	// Revoke and introspect (no issuance) use the failure buckets only.
+	l2, _ := newTestLimiter(1, 1, 100)
+	issue(l2, "ue-6", "192.0.2.1")
+	if tk, d := l2.admit("ue-6", "192.0.2.1", false); d != 0 {
+		t.Fatalf("introspection refused by the issuance bucket: %v", d)
+	} else {
+		tk.succeeded("")
+	}
+	if _, d := l2.admit("ue-6", "192.0.2.1", true); d == 0 {
+		t.Fatal("second token admitted with burst 1")
+	}
+	if l2.addr.burst != 10 || l2.addr.rate != 10 {
+		t.Errorf("default address bucket: rate %v burst %v, want 10 and 10", l2.addr.rate, l2.addr.burst)
+	}
+}
+
+func TestAddrKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1":            "192.0.2.1",
+		"::ffff:192.0.2.1":     "192.0.2.1",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2::":       "2001:db8:1:2::/64",
+		"fe80::1%eth0":         "fe80::/64",
+		"not-an-ip":            "not-an-ip",
+	} {
+		if got := addrKey(in); got != want {
+			t.Errorf("addrKey(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -130,11 +200,11 @@ func TestLimiterNoLockout(t *testing.T) {
 func TestLimiterBoundedMemory(t *testing.T) {
 	l, c := newTestLimiter(1, 2, 64)
 	for i := 0; i < 10000; i++ {
-		fail(l, fmt.Sprintf("random-%d", i), "192.0.2.1")
+		fail(l, fmt.Sprintf("random-%d", i), fmt.Sprintf("10.0.%d.%d", i/256, i%256))
 		issue(l, fmt.Sprintf("ok-%d", i), "192.0.2.2")
 	}
-	if n, m := l.failed.len(), l.issue.len(); n > 64 || m > 64 {
-		t.Fatalf("%d failure and %d issuance buckets, want at most 64", n, m)
+	if n, m, k := l.failed.len(), l.issue.len(), l.addr.len(); n > 64 || m > 64 || k > 64 {
+		t.Fatalf("%d failure, %d issuance and %d address buckets, want at most 64", n, m, k)
 	}
 	if n := len(l.failed.index); n != l.failed.len() {
 		t.Fatalf("index %d != list %d", n, l.failed.len())
@@ -146,14 +216,13 @@ func TestLimiterBoundedMemory(t *testing.T) {
 	if d := issue(l, "ok-9999", "192.0.2.2"); d == 0 {
 		t.Fatal("ok-9999 third request admitted: its bucket was lost")
 	}
-	// IDs longer than any UE ID take no bucket (the AS rejects them first).
+	// IDs longer than any UE ID take no per-client bucket.
 	long := strings.Repeat("x", 129)
+	c.advance(time.Hour)
 	for i := 0; i < 100; i++ {
-		if d := fail(l, long, "192.0.2.3"); d != 0 {
-			t.Fatal("over-long client ID limited")
-		}
+		fail(l, long, fmt.Sprintf("192.0.3.%d", i))
 	}
-	if _, ok := l.failed.index[failedKey(long, "192.0.2.3")]; ok {
+	if _, ok := l.failed.index[failedKey(long, "192.0.3.1")]; ok {
 		t.Fatal("over-long client ID got a bucket")
 	}
 	// Refilled buckets are dropped when met.
@@ -169,10 +238,10 @@ func TestLimiterDisabledAndOptions(t *testing.T) {
 		t.Fatal("rate 0 must disable the limiter")
 	}
 	var l *limiter
-	if _, d := l.admit("ue-1", "x"); d != 0 {
+	if _, d := l.admit("ue-1", "x", true); d != 0 {
 		t.Fatal("nil limiter refused")
 	}
-	for _, bad := range []RateLimit{{Rate: -1}, {Rate: 1, Burst: -1}, {Rate: 1, MaxClients: -2}} {
+	for _, bad := range []RateLimit{{Rate: -1}, {Rate: 1, Burst: -1}, {Rate: 1, MaxClients: -2}, {Rate: 1, AddressFactor: -1}} {
 		if bad.check() == nil {
 			t.Errorf("%+v accepted", bad)
 		}
@@ -190,18 +259,25 @@ func TestLimiterDisabledAndOptions(t *testing.T) {
 	}
 }
 
-func TestAssertionSubject(t *testing.T) {
-	for in, want := range map[string]string{
-		"eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ1ZS0xIiwic3ViIjoidWUtMSJ9.c2ln": "ue-1",
-		"x.eyJpc3MiOiJ1ZS0yIn0.y": "ue-2", // iss only
-		"e30.e30.e30":             "",
-		"a.b":                     "",
-		"a.!!!.c":                 "",
-		"a.bm90IGpzb24.c":         "",
-		"":                        "",
+func TestAssertionIssuer(t *testing.T) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	hdr := b64([]byte(`{"alg":"ES256"}`))
+	for payload, want := range map[string]string{
+		`{"iss":"ue-1","sub":"ue-1"}`:               "ue-1",
+		`{"iss":"ue-2"}`:                            "ue-2",
+		`{"sub":"ue-1"}`:                            "",
+		`{"iss":"ue-3","sub":"ue-3","SUB":"rnd-1"}`: "ue-3", // case-sensitive, as the AS reads it
+		`{"iss":"ue-3","ISS":"rnd-1"}`:              "ue-3",
+		`{"iss":"ue-3","iss":"rnd-1"}`:              "", // a duplicate member: the AS rejects it too
+		`not json`:                                  "",
 	} {
-		if got := assertionSubject(in); got != want {
-			t.Errorf("assertionSubject(%q) = %q, want %q", in, got, want)
+		if got := assertionIssuer(hdr + "." + b64([]byte(payload)) + ".c2ln"); got != want {
+			t.Errorf("assertionIssuer(payload %s) = %q, want %q", payload, got, want)
+		}
+	}
+	for _, in := range []string{"e30.e30.e30", "a.b", hdr + ".!!!.c2ln", "", hdr + "." + strings.Repeat("A", 9000) + ".c2ln"} {
+		if got := assertionIssuer(in); got != "" {
+			t.Errorf("assertionIssuer(%.40q) = %q, want \"\"", in, got)
 		}
 	}
 }
@@ -228,4 +304,20 @@ func TestLimiterConcurrentFailures(t *testing.T) {
 	if admitted != 10 {
 		t.Fatalf("%d of 200 concurrent failing requests admitted, want the burst (10)", admitted)
 	}
+}
+
+// FuzzAssertionIssuer: the limiter reads the claims of any client
+// assertion a peer sends, before verification; it must never panic and
+// must name only an issuer that the payload holds.
+func FuzzAssertionIssuer(f *testing.F) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	f.Add(b64([]byte(`{"alg":"ES256"}`)) + "." + b64([]byte(`{"iss":"ue-1","sub":"ue-1"}`)) + ".c2ln")
+	f.Add(b64([]byte(`{"alg":"EdDSA","b64":false,"crit":["b64"]}`)) + "." + b64([]byte(`{"iss":"ue-1"}`)) + ".c2ln")
+	f.Add("e30.e30.e30")
+	f.Fuzz(func(t *testing.T, assertion string) {
+		iss := assertionIssuer(assertion)
+		if len(iss) > len(assertion) {
+			t.Fatalf("issuer %q longer than the assertion", iss)
+		}
+	})
 }
