@@ -107,7 +107,7 @@ func serveFlags(fs *flag.FlagSet) *serveSettings {
 	fs.StringVar(&s.LogLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&s.LogFormat, "log-format", "text", "log `FORMAT`: text or json")
 	fs.StringVar(&s.Metrics, "metrics", "public", "where GET /metrics is served: `WHERE` is public (the --listen address), admin (the --admin-listen address, unauthenticated) or off")
-	fs.Float64Var(&s.ClientRateLimit, "client-rate-limit", defaultClientRateLimit, "sustained token requests per second (`RATE`) each client may make at POST /oauth2/token; more are answered 429 slow_down with Retry-After. Failed requests count per client and source address, so nobody can lock a client out by knowing its ID. 0 disables the limit")
+	fs.Float64Var(&s.ClientRateLimit, "client-rate-limit", defaultClientRateLimit, "sustained token requests per second (`RATE`) each client may make at POST /oauth2/token; more are answered 429 slow_down with Retry-After. Failed token, revoke and introspect requests are limited per source address and claimed client at the same rate, and per address at 10× that, so nobody can lock a client out by knowing its ID. 0 disables the limit")
 	fs.IntVar(&s.ClientRateBurst, "client-rate-burst", defaultClientRateBurst, "bucket size of the per-client limit: token requests (`N`) a client may make at once after a quiet period")
 	fs.DurationVar(&s.ReadHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "`DURATION` a client has to send its request headers; a slower connection is closed (Slowloris)")
 	fs.DurationVar(&s.ReadTimeout, "read-timeout", defaultReadTimeout, "`DURATION` a client has to send a whole request, headers and body; a slower connection is closed")
