@@ -12,10 +12,21 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// gcPercent is the garbage collector's target (GOGC) unless the environment
+// sets GOGC. The server's live heap is small (a few MB: the UE cache, keys,
+// status lists), so at Go's default of 100 it collects every few
+// milliseconds under load; 300 trades about 8 MB of RSS for about 3 % more
+// tokens per second (docs/performance.md).
+const gcPercent = 300
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
