@@ -62,11 +62,8 @@ package sim
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -80,7 +77,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/prosesec/prosesec/as"
 	"github.com/prosesec/prosesec/token"
 	"github.com/prosesec/prosesec/ue"
 )
@@ -394,7 +390,7 @@ func (s *scaler) run(ctx context.Context) error {
 		if u.relay {
 			g = serve
 		}
-		u.key, u.err = registerScaleUE(ctx, srv.as, u.name, g)
+		u.key, u.err = srv.registerFor(ctx, u.name, 0, g...)
 	})
 	s.opt.Progress.end()
 	reg := countOK(ues)
@@ -546,22 +542,6 @@ func firstErr(ues []*scaleUE) string {
 		}
 	}
 	return ""
-}
-
-func registerScaleUE(ctx context.Context, srv *as.Server, name string, grants []token.Scope) (crypto.Signer, error) {
-	k, err := ue.GenerateIdentityKey(token.ES256, rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKIXPublicKey(k.Public())
-	if err != nil {
-		return nil, err
-	}
-	pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	if _, _, err := srv.RegisterUE(ctx, as.UESpec{ID: name, PublicKey: pub, Grants: grants}); err != nil {
-		return nil, err
-	}
-	return k, nil
 }
 
 func provisionScaleUE(ctx context.Context, srv *server, hc *http.Client, u *scaleUE) (*ue.Credentials, error) {

@@ -2,11 +2,9 @@ package sim
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net/netip"
 	"time"
 
 	"github.com/prosesec/prosesec/discovery"
@@ -118,56 +116,11 @@ type scaleNode struct {
 	ep          *node.Endpoint
 	drv         *node.MemDriver
 	disc        *discovery.Discoverer
-	mux         *scaleMux
+	mux         *discCore
 	echo        bool
 	got         int
 	established bool
 	rejected    bool
-}
-
-// scaleMux multiplexes discovery (discovery.LCIDDiscovery) and a PC5 core
-// on one port.
-type scaleMux struct {
-	node.Core
-	handle  func(discovery.Incoming, time.Time) []discovery.Outgoing
-	pending []medium.Frame
-	buf     []medium.Frame
-}
-
-func (c *scaleMux) HandleFrame(now time.Time, f medium.Frame) {
-	if f.LCID != discovery.LCIDDiscovery {
-		c.Core.HandleFrame(now, f)
-		return
-	}
-	if in, err := discovery.Decode(f); err == nil {
-		c.queue(c.handle(in, now))
-	}
-}
-
-func (c *scaleMux) queue(outs []discovery.Outgoing) {
-	for _, o := range outs {
-		if f, err := o.Frame(); err == nil {
-			c.pending = append(c.pending, f)
-		}
-	}
-}
-
-func (c *scaleMux) Outbox() []medium.Frame {
-	c.buf = append(c.buf[:0], c.Core.Outbox()...)
-	c.buf = append(c.buf, c.pending...)
-	c.pending = c.pending[:0]
-	return c.buf
-}
-
-func (c *scaleMux) attach(drv *node.MemDriver) {
-	drv.Other = func(f medium.Frame) { drv.Do(func(now time.Time) { c.HandleFrame(now, f) }) }
-}
-
-func cellRand(seed uint64, name string) *rand.ChaCha8 {
-	var s [32]byte
-	binary.LittleEndian.PutUint64(s[:], seed)
-	copy(s[8:], name)
-	return rand.NewChaCha8(s)
 }
 
 // run links the cell offline and reports its counts; progress gets the
@@ -203,7 +156,7 @@ func (c *scaleCell) run(packets int, progress func(int)) (cellStats, error) {
 	cfgOf := func(name string, b *ue.OfflineBundle) *link.Config {
 		return &link.Config{
 			LocalUserInfo: []byte(name), IdentityKey: b.IdentityKey, Token: b.Token, TokenFormat: msg.TokenCWT,
-			Verifier: b.Verifier, Rand: cellRand(c.seed, name),
+			Verifier: b.Verifier, Rand: seeded(c.seed, name),
 		}
 	}
 
@@ -226,7 +179,7 @@ func (c *scaleCell) run(packets int, progress func(int)) (cellStats, error) {
 		if err != nil {
 			return st, err
 		}
-		mux := &scaleMux{Core: rl, handle: dr.Handle}
+		mux := &discCore{Core: rl, handle: dr.Handle}
 		mux.attach(node.Mem(port, clk, mux))
 	}
 
@@ -270,7 +223,7 @@ func (c *scaleCell) run(packets int, progress func(int)) (cellStats, error) {
 		if err != nil {
 			return nil, err
 		}
-		n.mux = &scaleMux{Core: ep, handle: n.disc.Handle}
+		n.mux = &discCore{Core: ep, handle: n.disc.Handle}
 		n.drv = node.Mem(port, clk, n.mux)
 		n.mux.attach(n.drv)
 		d := dist(p, c.rpos)
@@ -349,7 +302,7 @@ func (c *scaleCell) run(packets int, progress func(int)) (cellStats, error) {
 		from, to := s.ep.LocalAddr(c.rid), relay.Addr(c.rid, tgts[i].id)
 		for k := range packets {
 			var err error
-			s.drv.Do(func(time.Time) { err = s.ep.Send(4, scaleIPv6(from, to, 200, byte(k))) })
+			s.drv.Do(func(time.Time) { err = s.ep.Send(4, ipv6(from, to, 200, byte(k))) })
 			if err == nil {
 				st.sent++
 			}
@@ -383,20 +336,4 @@ func (c *scaleCell) run(packets int, progress func(int)) (cellStats, error) {
 	}
 	st.frames = mem.Stats()
 	return st, nil
-}
-
-// scaleIPv6 builds an IPv6 packet (next header 59, no next header) with n
-// octets of payload.
-func scaleIPv6(src, dst netip.Addr, n int, fill byte) []byte {
-	p := make([]byte, 40+n)
-	p[0] = 0x60
-	binary.BigEndian.PutUint16(p[4:], uint16(n))
-	p[6], p[7] = 59, 64
-	s, d := src.As16(), dst.As16()
-	copy(p[8:], s[:])
-	copy(p[24:], d[:])
-	for i := 40; i < len(p); i++ {
-		p[i] = fill + byte(i)
-	}
-	return p
 }
