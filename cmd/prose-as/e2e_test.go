@@ -640,6 +640,9 @@ func TestServePostgres(t *testing.T) {
 	if strings.Contains(s.logs.String(), "prose_test?") || (u.User != nil && strings.Contains(s.logs.String(), func() string { p, _ := u.User.Password(); return ":" + p + "@" }())) {
 		t.Errorf("the DSN's password or query appears in the logs:\n%s", s.logs.String())
 	}
+	if !strings.Contains(s.logs.String(), "every instance must have the same --issuer") {
+		t.Errorf("no warning that instances on one database need a shared --issuer:\n%s", s.logs.String())
+	}
 	keyFile := filepath.Join(dir, "ue-pg.pem")
 	mustCLI(t, "keygen", "--out", keyFile)
 	secretFile := filepath.Join(dir, "ue-pg.secret")

@@ -465,7 +465,13 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 	if issuer == "" {
 		var warnIssuer bool
 		issuer, warnIssuer = defaultIssuer(pubLn.Addr(), s.InsecureHTTP)
-		if warnIssuer {
+		switch {
+		case isPostgresDSN(s.DB):
+			// Instances on one database recognise only tokens that carry
+			// their own issuer (introspection, revocation): behind a load
+			// balancer they must share the URL clients use.
+			log.Warn("the issuer URL was derived from this instance's listen address; with a shared PostgreSQL database every instance must have the same --issuer, the URL clients use (docs/postgres.md)", "issuer", issuer)
+		case warnIssuer:
 			log.Warn("the issuer URL was derived from a wildcard listen address; set --issuer to the URL clients use", "issuer", issuer)
 		}
 	}
