@@ -27,6 +27,10 @@ func TestTokenSizes(t *testing.T) {
 		c := e.typicalClaims()
 		typical := row{"typical: cnf P-256 + status", size(c, CWT, false), size(c, JWT, false)}
 		uncomp := row{"cnf P-256 with y + status", size(c, CWT, true), size(c, JWT, true)}
+		st := c.Status
+		c.Status = nil
+		cnfOnly := row{"cnf P-256, no status", size(c, CWT, false), size(c, JWT, false)}
+		c.Status = st
 		c.Confirmation = e.ueEd.Public()
 		ed := row{"cnf Ed25519 + status", size(c, CWT, false), size(c, JWT, false)}
 		c.Confirmation = nil
@@ -34,8 +38,8 @@ func TestTokenSizes(t *testing.T) {
 		c.Status = nil
 		bare := row{"no cnf, no status", size(c, CWT, false), size(c, JWT, false)}
 		if alg == ES256 {
-			rows = []row{typical, uncomp, ed, nocnf, bare}
-		} else if typical != rows[0] || uncomp != rows[1] || ed != rows[2] || nocnf != rows[3] || bare != rows[4] {
+			rows = []row{typical, uncomp, ed, nocnf, bare, cnfOnly}
+		} else if typical != rows[0] || uncomp != rows[1] || ed != rows[2] || nocnf != rows[3] || bare != rows[4] || cnfOnly != rows[5] {
 			t.Errorf("EdDSA sizes differ from ES256 sizes")
 		}
 	}
@@ -53,5 +57,11 @@ func TestTokenSizes(t *testing.T) {
 	}
 	if rows[0].cwt > 294 {
 		t.Errorf("typical CWT: %d bytes, want <= 294", rows[0].cwt)
+	}
+	// With a P-256 cnf but no status reference the target holds too; the
+	// status claim (its list URI above all) is what takes the typical
+	// token over it.
+	if rows[5].cwt > 250 {
+		t.Errorf("CWT with cnf, without status: %d bytes, want <= 250", rows[5].cwt)
 	}
 }
