@@ -66,11 +66,12 @@ Examples:
   prose-sim --quiet --out out    # table only
   prose-sim --pairs 8            # adds a scale run: 8 pairs through one relay
   prose-sim --scenario cmd/prose-sim/examples/token-attacks.yaml
+  prose-sim --scenario cmd/prose-sim/examples/lossy-radio.yaml    # a world of its own (docs/scenarios.md)
 
 Scale mode (instead of the scenario): N end UEs in N/2 source/target pairs
 and M relays, registered and provisioned by the AS, then linked offline
 (hop 1 + hop 2 established, IP packets both ways), one cell per relay:
-  prose-sim --ues 10000 --relays 100                  # the issue's target
+  prose-sim --ues 10000 --relays 100                  # 10,000 UEs and 100 relays, ~20-30 s on 2 cores
   prose-sim --ues 40 --relays 4 --packets 3 --out /tmp/scale
   prose-sim --ues 2000 --relays 20 --max-wall 60s     # check fails if slower
 
