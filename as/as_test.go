@@ -384,7 +384,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		"iat in the future": {u.jwtAuth(t, now, func(c *jwt.Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(2 * time.Minute)) }), "future"},
 		"sub != iss":        {u.jwtAuth(t, now, func(c *jwt.Claims) { c.Subject = "ue-ed" }), "iss and sub"},
 		"replayed jti":      {replayed, "used before"},
-		"garbage":           {as.ClientAuth{Method: as.AuthPrivateKeyJWT, AssertionType: as.ClientAssertionTypeJWTBearer, Assertion: "a.b.c"}, "not a JWS"},
+		"garbage":           {as.ClientAuth{Method: as.AuthPrivateKeyJWT, AssertionType: as.ClientAssertionTypeJWTBearer, Assertion: "a.b.c"}, "does not parse"},
 		"alg none": {as.ClientAuth{Method: as.AuthPrivateKeyJWT, AssertionType: as.ClientAssertionTypeJWTBearer,
 			Assertion: "eyJhbGciOiJub25lIn0.eyJpc3MiOiJ1ZS0xIiwic3ViIjoidWUtMSJ9."}, "not a JWS"},
 		"HS256": {as.ClientAuth{Method: as.AuthPrivateKeyJWT, AssertionType: as.ClientAssertionTypeJWTBearer,

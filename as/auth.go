@@ -11,8 +11,6 @@ import (
 	"slices"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-	josejson "github.com/go-jose/go-jose/v4/json"
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/prosesec/prosesec/store"
@@ -39,6 +37,38 @@ type ClientAuth struct {
 	Secret        string // client_secret_basic / client_secret_post
 	AssertionType string // client_assertion_type (private_key_jwt)
 	Assertion     string // client_assertion (private_key_jwt)
+
+	// parsed is Assertion decoded by ClaimedClient (or nil), so that a
+	// request's assertion is decoded once; parsedFrom is the string it was
+	// decoded from, and parseErr the decoding error.
+	parsed     *token.ClientAssertion
+	parseErr   error
+	parsedFrom string
+}
+
+// ClaimedClient returns the client the request claims to be, without
+// verifying anything: the client ID (Basic user or client_id parameter),
+// else the iss of a client assertion, or "" when none can be read. The
+// assertion is decoded exactly as authentication decodes it, and the
+// result is kept for it: call it on the ClientAuth that is then passed to
+// the Server.
+func (a *ClientAuth) ClaimedClient() string {
+	if a.ClientID != "" || a.Method != AuthPrivateKeyJWT {
+		return a.ClientID
+	}
+	if p, err := a.assertion(); err == nil {
+		return p.Issuer
+	}
+	return ""
+}
+
+// assertion decodes a.Assertion, at most once per value of it.
+func (a *ClientAuth) assertion() (*token.ClientAssertion, error) {
+	if (a.parsed == nil && a.parseErr == nil) || a.parsedFrom != a.Assertion {
+		a.parsed, a.parseErr = token.ParseClientAssertion(a.Assertion)
+		a.parsedFrom = a.Assertion
+	}
+	return a.parsed, a.parseErr
 }
 
 // maxAssertionSize bounds a client assertion before it is parsed.
@@ -167,7 +197,20 @@ func (s *Server) getUEForAuth(ctx context.Context, id string, useCache bool) (ue
 	return ue, nil, nil
 }
 
-var assertionAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA}
+// assertionClaims converts the decoded claims for go-jose's validation
+// rules (time with leeway, issuer, subject, audience), which this server
+// has always applied to assertions.
+func assertionClaims(c *token.ClientAssertion) jwt.Claims {
+	return jwt.Claims{
+		Issuer:    c.Issuer,
+		Subject:   c.Subject,
+		Audience:  c.Audience,
+		ID:        c.ID,
+		Expiry:    jwt.NewNumericDate(c.Expiry),
+		NotBefore: jwt.NewNumericDate(c.NotBefore),
+		IssuedAt:  jwt.NewNumericDate(c.IssuedAt),
+	}
+}
 
 // authAssertion authenticates with a JWT client assertion (RFC 7523 §3,
 // OIDC Core §9 private_key_jwt) signed with the UE's PC5 identity key.
@@ -184,22 +227,14 @@ func (s *Server) authAssertion(ctx context.Context, a *ClientAuth, useCache bool
 	if len(a.Assertion) > maxAssertionSize {
 		return nil, nil, nil, ErrInvalidClient.WithDescriptionf("client_assertion exceeds %d bytes", maxAssertionSize)
 	}
+	c, err := a.assertion()
+	if err != nil {
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion does not parse as a JWT (JWS compact serialization, JSON header and claims)").WithCause(err)
+	}
 	// The allow-list here is every algorithm a UE key can have; the
 	// algorithm is pinned to the UE's key type below, before verifying.
-	// This is jwt.ParseSigned, whose JSONWebToken would decode the claims
-	// twice (before and after verification): they are decoded once, from
-	// the very payload bytes the signature is then verified over.
-	jws, err := jose.ParseSignedCompact(a.Assertion, assertionAlgs)
-	if err != nil {
-		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion is not a JWS signed with ES256 or EdDSA").WithCause(err)
-	}
-	if len(jws.Signatures) != 1 {
-		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion must have exactly one signature")
-	}
-	hdrAlg := jws.Signatures[0].Header.Algorithm
-	var c jwt.Claims // not verified until jws.Verify below
-	if err := josejson.Unmarshal(jws.UnsafePayloadWithoutVerification(), &c); err != nil {
-		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion claims do not parse").WithCause(err)
+	if c.Alg != token.ES256 && c.Alg != token.EdDSA {
+		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion is not a JWS signed with ES256 or EdDSA").WithCause(fmt.Errorf("alg %q", c.Alg))
 	}
 	id := c.Issuer
 	if id == "" {
@@ -218,8 +253,8 @@ func (s *Server) authAssertion(ctx context.Context, a *ClientAuth, useCache bool
 	if ue == nil {
 		// Verify against a dummy key anyway, so that an unknown client ID
 		// costs the same time as a bad signature.
-		if dummy := s.dummyKeys[hdrAlg]; dummy != nil {
-			_, _ = jws.Verify(dummy)
+		if dummy := s.dummyKeys[string(c.Alg)]; dummy != nil {
+			_ = c.VerifySignature(dummy)
 		}
 		return nil, nil, cached, errAuthFailed
 	}
@@ -227,27 +262,27 @@ func (s *Server) authAssertion(ctx context.Context, a *ClientAuth, useCache bool
 	if err != nil {
 		return nil, nil, cached, ErrServerError.WithCause(err)
 	}
-	if hdrAlg != string(alg) {
-		return nil, nil, cached, errAuthFailed.WithCause(fmt.Errorf("assertion alg %q, key alg %s", hdrAlg, alg))
+	if c.Alg != alg {
+		return nil, nil, cached, errAuthFailed.WithCause(fmt.Errorf("assertion alg %q, key alg %s", c.Alg, alg))
 	}
-	if _, err := jws.Verify(pub); err != nil {
+	if err := c.VerifySignature(pub); err != nil {
 		return nil, nil, cached, errAuthFailed.WithCause(err)
 	}
 	// Signature verified: from here on descriptions may be specific, the
 	// caller holds the UE's key. The failures below do not depend on the
 	// registration, so no cached entry is reported with them.
 	now := s.now()
-	if c.Expiry == nil {
+	if c.Expiry.IsZero() {
 		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion has no exp")
 	}
-	exp := c.Expiry.Time()
+	exp := c.Expiry
 	if c.ID == "" {
 		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion has no jti")
 	}
 	if len(c.ID) > 256 {
 		return nil, nil, nil, ErrInvalidClient.WithDescription("client_assertion jti exceeds 256 characters")
 	}
-	err = c.ValidateWithLeeway(jwt.Expected{
+	err = assertionClaims(c).ValidateWithLeeway(jwt.Expected{
 		Issuer:      id,
 		Subject:     id,
 		AnyAudience: jwt.Audience{s.tokenEndpoint, s.cfg.Issuer},

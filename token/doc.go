@@ -16,6 +16,9 @@
 //     ErrBadSignature, ...) so that PC5 can map it to a cause value.
 //   - Keys: JWK Sets (MarshalJWKS, TrustStore.AddJWKS), PEM/JWK public keys
 //     (ParsePublicKey), RFC 7638 thumbprints.
+//   - Client assertions (RFC 7523 private_key_jwt): ParseClientAssertion
+//     decodes one strictly, ClientAssertion.VerifySignature checks it with
+//     the client's key; the AS applies the RFC 7523 claim rules.
 //   - Status lists (draft-ietf-oauth-status-list): StatusList (1, 2, 4 or 8
 //     bits per entry, ZLIB-compressed), Status List Tokens in JWT and CWT
 //     form (Signer.SignStatusList, VerifyStatusList) and the UE-side cache of

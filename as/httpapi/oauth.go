@@ -67,14 +67,15 @@ func (h *handler) readForm(w http.ResponseWriter, r *http.Request) (map[string]s
 var errSlowDown = &as.Error{Code: "slow_down", Status: http.StatusTooManyRequests, Description: "too many requests for this client or from this address; retry after the time in Retry-After"}
 
 // admit applies the rate limit to a request that presents client
-// credentials (see ratelimit.go), before they are checked. When the
+// credentials (see ratelimit.go), before they are checked. It decodes a
+// client assertion into auth, which authentication then reuses. When the
 // request is refused it answers 429 and returns false; otherwise the
 // caller calls succeeded on the ticket if the request succeeds.
-func (h *handler) admit(w http.ResponseWriter, r *http.Request, auth as.ClientAuth, issuance bool) (ticket, bool) {
+func (h *handler) admit(w http.ResponseWriter, r *http.Request, auth *as.ClientAuth, issuance bool) (ticket, bool) {
 	if auth.Method == as.AuthNone {
 		return ticket{}, true // rejected before any costly work
 	}
-	tk, wait := h.limit.admit(claimedClient(auth), peerIP(r), issuance)
+	tk, wait := h.limit.admit(auth.ClaimedClient(), peerIP(r), issuance)
 	if wait > 0 {
 		h.m.rateLimited.Inc()
 		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
@@ -168,7 +169,7 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request) {
 		method = string(auth.Method)
 	}
 	info(r).clientID = auth.ClientID
-	tk, ok := h.admit(w, r, auth, true)
+	tk, ok := h.admit(w, r, &auth, true)
 	if !ok {
 		return
 	}
@@ -203,7 +204,7 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info(r).clientID = auth.ClientID
-	tk, ok := h.admit(w, r, auth, false)
+	tk, ok := h.admit(w, r, &auth, false)
 	if !ok {
 		return
 	}
@@ -250,7 +251,7 @@ func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
 	var tk ticket
 	if !req.Privileged {
 		var ok bool
-		if tk, ok = h.admit(w, r, req.Auth, false); !ok {
+		if tk, ok = h.admit(w, r, &req.Auth, false); !ok {
 			return
 		}
 	}

@@ -7,12 +7,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	jose "github.com/go-jose/go-jose/v4"
-	josejson "github.com/go-jose/go-jose/v4/json"
-	"github.com/go-jose/go-jose/v4/jwt"
-
-	"github.com/prosesec/prosesec/as"
 )
 
 // Rate limiting of the OAuth endpoints (token, revoke, introspect).
@@ -326,43 +320,6 @@ func addrKey(peerIP string) string {
 	}
 	p, _ := a.Prefix(64)
 	return p.String()
-}
-
-// claimedClient returns the client a request claims to be, without
-// verifying anything: the Basic user or client_id parameter, else the
-// issuer of a client assertion, or "" when none can be read.
-func claimedClient(a as.ClientAuth) string {
-	if a.ClientID != "" || a.Method != as.AuthPrivateKeyJWT {
-		return a.ClientID
-	}
-	return assertionIssuer(a.Assertion)
-}
-
-// anySignatureAlg lists every algorithm go-jose knows, so that the limiter
-// reads the claims of every assertion the AS reads (the AS accepts fewer).
-var anySignatureAlg = []jose.SignatureAlgorithm{
-	jose.EdDSA, jose.HS256, jose.HS384, jose.HS512, jose.RS256, jose.RS384, jose.RS512,
-	jose.ES256, jose.ES384, jose.ES512, jose.PS256, jose.PS384, jose.PS512,
-}
-
-// assertionIssuer returns the iss claim of a JWT client assertion without
-// verifying it, or "" when it cannot be read. It parses exactly as the AS
-// does (as.Server authenticates the assertion's iss, and requires sub to
-// equal it), so that it names the client the AS will check.
-func assertionIssuer(assertion string) string {
-	const maxLen = 8192 // the AS refuses larger assertions unparsed
-	if len(assertion) > maxLen {
-		return ""
-	}
-	jws, err := jose.ParseSignedCompact(assertion, anySignatureAlg)
-	if err != nil {
-		return ""
-	}
-	var c jwt.Claims
-	if josejson.Unmarshal(jws.UnsafePayloadWithoutVerification(), &c) != nil {
-		return ""
-	}
-	return c.Issuer
 }
 
 // retryAfterSeconds is d rounded up to whole seconds, at least 1.

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prosesec/prosesec/as"
 )
 
 // fakeClock is an injected clock for the limiter tests.
@@ -320,4 +322,11 @@ func FuzzAssertionIssuer(f *testing.F) {
 			t.Fatalf("issuer %q longer than the assertion", iss)
 		}
 	})
+}
+
+// assertionIssuer is the client the limiter sees for a request that
+// authenticates with only this client assertion.
+func assertionIssuer(assertion string) string {
+	a := as.ClientAuth{Method: as.AuthPrivateKeyJWT, Assertion: assertion}
+	return a.ClaimedClient()
 }
