@@ -19,10 +19,12 @@ func BenchmarkVerify(b *testing.B) {
 	e := newTestEnv(b)
 	for _, alg := range []Algorithm{ES256, EdDSA} {
 		for _, f := range []Format{JWT, CWT} {
-			for _, cnf := range []string{"cnfP256", "cnfP256y", "nocnf"} {
+			for _, cnf := range []string{"cnfP256", "cnfP256y", "cnfEd25519", "nocnf"} {
 				c := e.typicalClaims()
 				s := *e.signer(alg)
 				switch cnf {
+				case "cnfEd25519":
+					c.Confirmation = e.ueEd.Public()
 				case "cnfP256y":
 					if f == JWT {
 						continue // JWTs always carry x and y
@@ -134,15 +136,18 @@ func BenchmarkVerifyRatio(b *testing.B) {
 	e := newTestEnv(b)
 	for _, alg := range []Algorithm{ES256, EdDSA} {
 		for _, f := range []Format{JWT, CWT} {
-			for _, cnf := range []string{"cnfP256", "cnfP256y", "nocnf"} {
+			for _, cnf := range []string{"cnfP256", "cnfP256y", "cnfEd25519", "nocnf"} {
 				if cnf == "cnfP256y" && f == JWT {
 					continue
 				}
 				c := e.typicalClaims()
 				s := *e.signer(alg)
 				s.UncompressedCnf = cnf == "cnfP256y"
-				if cnf == "nocnf" {
+				switch cnf {
+				case "nocnf":
 					c.Confirmation = nil
+				case "cnfEd25519":
+					c.Confirmation = e.ueEd.Public()
 				}
 				raw, err := s.Sign(c, f)
 				if err != nil {
