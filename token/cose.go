@@ -233,11 +233,9 @@ func splitSign1(b []byte, m *sign1Parts) error {
 	case i < len(b) && b[i] == 0xa0: // the usual empty map
 		i++
 	case i < len(b) && b[i]>>5 == 5:
-		rest, err := cborDec.UnmarshalFirst(b[i:], &m.uh)
-		if err != nil {
-			return errorf(ErrMalformed, "COSE unprotected header: %v", err)
+		if i, err = decodeCOSEHeader(b, i, "COSE unprotected header", &m.uh); err != nil {
+			return err
 		}
-		i = len(b) - len(rest)
 	default:
 		return errorf(ErrMalformed, "COSE_Sign1 unprotected header is not a map")
 	}
@@ -285,8 +283,12 @@ func decodeSign1(raw []byte, allowUntagged, allowCWTTag bool) (*coseMessage, err
 	var ph coseHeader
 	uh := &m.uh
 	if len(m.protected) > 0 {
-		if err := cborDec.Unmarshal(m.protected, &ph); err != nil {
-			return nil, errorf(ErrMalformed, "COSE protected header: %v", err)
+		n, err := decodeCOSEHeader(m.protected, 0, "COSE protected header", &ph)
+		if err == nil && n != len(m.protected) {
+			err = errorf(ErrMalformed, "COSE protected header: %d bytes after the map", len(m.protected)-n)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	if ph.Crit != nil || uh.Crit != nil {
@@ -316,9 +318,9 @@ func decodeSign1(raw []byte, allowUntagged, allowCWTTag bool) (*coseMessage, err
 		sig:     m.sig,
 	}
 	if ph.Typ != nil {
-		var typ string
-		if err := cborDec.Unmarshal(ph.Typ, &typ); err != nil {
-			return nil, errorf(ErrMalformed, "COSE typ is not a text string: %v", err)
+		typ, err := decodeText(ph.Typ, "COSE typ")
+		if err != nil {
+			return nil, err
 		}
 		if typ == "" {
 			return nil, errorf(ErrMalformed, "COSE typ is empty")

@@ -163,9 +163,9 @@ func parseCWT(raw []byte, algs []Algorithm) (*parsedToken, error) {
 	if m.kid == "" {
 		return nil, errorf(ErrMalformed, "COSE header has no kid")
 	}
-	var cc cwtClaims
-	if err := cborDec.Unmarshal(m.payload, &cc); err != nil {
-		return nil, errorf(ErrMalformed, "CWT claims: %v", err)
+	cc, err := decodeCWTClaims(m.payload)
+	if err != nil {
+		return nil, err
 	}
 	p := &parsedToken{alg: m.alg, kid: m.kid, tbs: m.tbs, sig: m.sig, scope: cc.Scope}
 	c := &p.c
