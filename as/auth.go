@@ -72,7 +72,7 @@ func (a *ClientAuth) assertion() (*token.ClientAssertion, error) {
 }
 
 // maxAssertionSize bounds a client assertion before it is parsed.
-const maxAssertionSize = 8192
+const maxAssertionSize = token.MaxClientAssertionSize
 
 // genericAuthFailure is the one description for unknown clients, wrong
 // secrets and bad assertion signatures, so that responses do not reveal
@@ -263,6 +263,12 @@ func (s *Server) authAssertion(ctx context.Context, a *ClientAuth, useCache bool
 		return nil, nil, cached, ErrServerError.WithCause(err)
 	}
 	if c.Alg != alg {
+		// Verify anyway, against a dummy key of the assertion's alg, so
+		// that an existing client with the other key type costs the same
+		// time as an unknown one.
+		if dummy := s.dummyKeys[string(c.Alg)]; dummy != nil {
+			_ = c.VerifySignature(dummy)
+		}
 		return nil, nil, cached, errAuthFailed.WithCause(fmt.Errorf("assertion alg %q, key alg %s", c.Alg, alg))
 	}
 	if err := c.VerifySignature(pub); err != nil {

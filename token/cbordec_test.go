@@ -222,3 +222,33 @@ func FuzzCBORDecoders(f *testing.F) {
 		checkNeverMoreLenient(t, b)
 	})
 }
+
+// TestVerifiedClaimsDoNotAliasInput: the claims Verify returns, the cnf
+// key above all, stay the same when the caller reuses its token buffer.
+func TestVerifiedClaimsDoNotAliasInput(t *testing.T) {
+	e := newTestEnv(t)
+	for _, key := range []any{e.ueEd.Public(), &e.ueEC.PublicKey} {
+		for _, f := range []Format{CWT, JWT} {
+			c := e.typicalClaims()
+			c.Confirmation = key
+			raw := e.sign(t, c, ES256, f)
+			got, err := e.verifier().Verify(raw, f, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := *got
+			wantKey, _, err := publicKey(got.Confirmation)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantJWK, _ := jwkOfKey(wantKey)
+			for i := range raw {
+				raw[i] = 0x41
+			}
+			gotJWK, _ := jwkOfKey(got.Confirmation)
+			if *gotJWK != *wantJWK || !claimsEqual(got, &want) {
+				t.Fatalf("%s %T: claims changed with the input buffer", f, key)
+			}
+		}
+	}
+}

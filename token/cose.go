@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -430,7 +431,8 @@ func (k *coseKey) publicKey() (crypto.PublicKey, error) {
 		if k.Y != nil {
 			return nil, errorf(ErrMalformed, "cnf OKP key has a y parameter")
 		}
-		return ed25519.PublicKey(k.X), nil
+		// A copy: k.X may alias the caller's token bytes.
+		return ed25519.PublicKey(bytes.Clone(k.X)), nil
 	}
 	return nil, errorf(ErrMalformed, "cnf COSE_Key kty %d crv %d not supported, want EC2/P-256 or OKP/Ed25519", k.Kty, k.Crv)
 }

@@ -20,10 +20,10 @@ import (
 // its peer (an IPv6 address by its /64 prefix, which one host usually
 // owns whole) and by the client it claims to be, found without verifying
 // anything: the Basic user or client_id parameter, else the iss claim of
-// the client assertion, read with the very parser the AS uses (go-jose's
-// compact JWS parser and its case-sensitive JSON decoder, which rejects a
-// member twice), so that the claimed client cannot differ from the one the
-// AS authenticates. A claimed ID longer than any UE ID (or none) gets no
+// the client assertion, decoded once by the very parser the AS then
+// authenticates (as.ClientAuth.ClaimedClient: token.ParseClientAssertion,
+// case-sensitive, which rejects a member twice), so that the claimed client
+// cannot differ from the one the AS authenticates. A claimed ID longer than any UE ID (or none) gets no
 // per-client bucket; the address bucket still applies.
 //
 //   - The issuance bucket, keyed by the client ID the AS authenticated,
