@@ -215,6 +215,15 @@ func (s *Server) initKeys(ctx context.Context) error {
 				next = k
 			}
 		}
+		// Prove the KEK before writing anything: a key added under a wrong
+		// KEK would stop every later start with the right one.
+		for _, k := range []*store.SigningKey{active, next} {
+			if k != nil {
+				if _, err := s.open(k); err != nil {
+					return err
+				}
+			}
+		}
 		now := s.now()
 		var add *store.SigningKey
 		switch {

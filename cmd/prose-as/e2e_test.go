@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -569,6 +570,20 @@ func TestServeTLSFilesAndPermissions(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "KEK does not match") {
 		t.Errorf("wrong KEK: exit %d, stderr:\n%s", code, errOut)
 	}
+	// A missing KEK file next to a database with keys: the KEK this start
+	// generates cannot open them, and is removed again, so that the
+	// original can be put back.
+	os.Rename(filepath.Join(dir, fileKEK), filepath.Join(dir, "kek.saved"))
+	_, errOut, code = cli(t, nil, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "")
+	if code != 1 || !strings.Contains(errOut, "KEK does not match") || !strings.Contains(errOut, "removed again") {
+		t.Errorf("missing KEK file: exit %d, stderr:\n%s", code, errOut)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, fileKEK)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the generated KEK file was left behind: %v", err)
+	}
+	os.Rename(filepath.Join(dir, "kek.saved"), filepath.Join(dir, fileKEK))
+	s = startServer(t, dir, nil)
+	s.stop()
 }
 
 func TestServeRefusesBadSetups(t *testing.T) {

@@ -382,17 +382,19 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 	if err != nil {
 		return err
 	}
-	var kek [32]byte
+	var (
+		kek        [32]byte
+		kekCreated bool // a new KEK file was written by this start
+	)
 	if kc.path == "" {
 		if kek, err = parseKEK([]byte(kc.value)); err != nil {
 			return fmt.Errorf("prose-as: PROSE_AS_KEK: %v", err)
 		}
 	} else {
-		var created bool
-		if kek, created, err = loadOrCreateKEK(kc.path, kc.create, e.rand); err != nil {
+		if kek, kekCreated, err = loadOrCreateKEK(kc.path, kc.create, e.rand); err != nil {
 			return err
 		}
-		if created {
+		if kekCreated {
 			log.Warn("created a new key-encryption key; the signing keys at rest are only as safe as this file: back it up apart from the database and keep it 0600, or pass --kek-file / PROSE_AS_KEK from a secret store", "path", kc.path)
 		}
 	}
@@ -504,6 +506,15 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "as: ")
 		if strings.Contains(msg, "KEK does not match") {
+			if kekCreated {
+				// The KEK file was missing and this start made one, but
+				// the database already holds keys sealed under another:
+				// take the new file away again, so that it does not stand
+				// in the way of restoring the right one.
+				if rerr := os.Remove(kc.path); rerr == nil {
+					msg += "; " + kc.path + " was missing, so a new KEK was generated, which cannot open them: it has been removed again"
+				}
+			}
 			msg += "; start with the KEK this database was created with (--kek-file or PROSE_AS_KEK), or use a new --data-dir"
 		}
 		return fmt.Errorf("prose-as: %s", msg)
