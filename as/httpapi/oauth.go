@@ -77,12 +77,18 @@ func (h *handler) admit(w http.ResponseWriter, r *http.Request, auth *as.ClientA
 	}
 	tk, wait := h.limit.admit(auth.ClaimedClient(), peerIP(r), issuance)
 	if wait > 0 {
-		h.m.rateLimited.Inc()
-		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
-		h.oauthError(w, r, errSlowDown)
+		h.slowDown(w, r, wait)
 		return ticket{}, false
 	}
 	return tk, true
+}
+
+// slowDown answers a request the rate limit refused: 429 slow_down with
+// Retry-After.
+func (h *handler) slowDown(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	h.m.rateLimited.Inc()
+	w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
+	h.oauthError(w, r, errSlowDown)
 }
 
 // peerIP is the IP address of the connection's peer.
@@ -232,7 +238,17 @@ func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := as.IntrospectRequest{Token: form["token"], TokenTypeHint: form["token_type_hint"]}
+	var tk ticket
 	if scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
+		// The admin token is charged like a client credential, to the
+		// failure buckets of the address and of "(admin)" from that
+		// address (refunded when it is right), so that it cannot be
+		// guessed at full speed on this public listener.
+		var wait time.Duration
+		if tk, wait = h.limit.admit("(admin)", peerIP(r), false); wait > 0 {
+			h.slowDown(w, r, wait)
+			return
+		}
 		if !h.isAdmin(cred) {
 			h.oauthError(w, r, as.ErrInvalidClient.WithDescription("the Bearer credential is not valid"))
 			return
@@ -248,7 +264,6 @@ func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
 		req.Auth = auth
 		info(r).clientID = auth.ClientID
 	}
-	var tk ticket
 	if !req.Privileged {
 		var ok bool
 		if tk, ok = h.admit(w, r, &req.Auth, false); !ok {
