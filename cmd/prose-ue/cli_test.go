@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -51,5 +53,34 @@ func TestEcho(t *testing.T) {
 	rep[50] ^= 1
 	if _, ok := isEchoReply(rep); ok {
 		t.Fatal("corrupted reply accepted (checksum)")
+	}
+}
+
+// TestUnreadableIdentityKeyIsReported: keygen and provision report why an
+// existing identity key cannot be read (here its mode) instead of trying
+// to generate one and advising to remove the key the AS knows.
+func TestUnreadableIdentityKeyIsReported(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "c")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"keygen", "--cache-dir", dir}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	first := stdout.String()
+	// Keygen again prints the same public key.
+	stdout.Reset()
+	if err := run(context.Background(), []string{"keygen", "--cache-dir", dir}, &stdout, &stderr); err != nil || stdout.String() != first {
+		t.Fatalf("second keygen: %v, same key %v", err, stdout.String() == first)
+	}
+	if err := os.Chmod(filepath.Join(dir, "identity.pem"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"keygen", "--cache-dir", dir},
+		{"provision", "--cache-dir", dir, "--issuer", "http://127.0.0.1:1", "--client-id", "x"},
+	} {
+		err := run(context.Background(), args, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "chmod 600") || strings.Contains(err.Error(), "remove it") {
+			t.Errorf("%s: %v, want the mode error", args[0], err)
+		}
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 
 	"github.com/prosesec/prosesec/token"
@@ -38,10 +40,15 @@ func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	key, err := cache.IdentityKey()
-	if err != nil {
+	switch {
+	case errors.Is(err, iofs.ErrNotExist):
 		if key, err = cache.GenerateIdentityKey(token.ES256, rand.Reader); err != nil {
 			return fmt.Errorf("identity key: %w", err)
 		}
+	case err != nil:
+		// A key that exists but cannot be read (its mode, a damaged
+		// file) is reported as it is: it is the key the AS knows.
+		return err
 	}
 	der, err := x509.MarshalPKIXPublicKey(key.Public())
 	if err != nil {

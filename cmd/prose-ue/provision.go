@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"strings"
 	"time"
@@ -63,11 +64,16 @@ func cmdProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	key, err := cache.IdentityKey()
-	if err != nil {
+	switch {
+	case errors.Is(err, iofs.ErrNotExist):
 		if key, err = cache.GenerateIdentityKey(token.ES256, rand.Reader); err != nil {
 			return fmt.Errorf("identity key: %w", err)
 		}
 		fmt.Fprintf(stdout, "generated identity key in %s\n", cache.Dir())
+	case err != nil:
+		// A key that exists but cannot be read (its mode, a damaged
+		// file) is reported as it is: it is the key the AS knows.
+		return err
 	}
 	cfg.Key = key
 	if *caFile != "" {
