@@ -94,7 +94,13 @@ func (c *adminConn) client(fs *flag.FlagSet, e *env) (*adminClient, error) {
 	base := c.endpoint
 	if base == "" {
 		base = defaultAdminEndpoint
-		if b, err := os.ReadFile(filepath.Join(c.dataDir, fileAdminAddr)); err == nil {
+		addrFile := filepath.Join(c.dataDir, fileAdminAddr)
+		if b, err := os.ReadFile(addrFile); err == nil {
+			// The file says where the admin token is sent: only a
+			// directory no one else can write to may say so.
+			if fi, err := os.Stat(c.dataDir); err == nil && fi.Mode().Perm()&0o022 != 0 {
+				return nil, fmt.Errorf("prose-as: data directory %s is writable by group or others (mode %04o), so %s cannot be trusted with the admin token; run chmod 700 %s, or pass --endpoint", c.dataDir, fi.Mode().Perm(), addrFile, c.dataDir)
+			}
 			if addr := strings.TrimSpace(string(b)); addr != "" {
 				scheme := "https"
 				if isLoopbackAddr(addr) {

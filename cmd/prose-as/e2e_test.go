@@ -417,6 +417,15 @@ func TestEndToEnd(t *testing.T) {
 	if _, errOut, code := cli(t, nil, "admin", "token", "revoke", "--data-dir", dir, "--jti", "no-such-jti"); code != 1 || !strings.Contains(errOut, "not on record") {
 		t.Errorf("revoking an unknown jti: exit %d, %s", code, errOut)
 	}
+	// A data directory others can write to cannot say where the admin
+	// token goes (its admin.addr could point anywhere).
+	if err := os.Chmod(dir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := cli(t, nil, "admin", "token", "list", "--data-dir", dir); code != 1 || !strings.Contains(errOut, "chmod 700") {
+		t.Errorf("admin with a group-writable data directory: exit %d, %s", code, errOut)
+	}
+	os.Chmod(dir, 0o700)
 	trust := token.NewTrustStore()
 	if err := trust.AddJWKS(s.issuer(), get(t, s, "/.well-known/jwks.json")); err != nil {
 		t.Fatalf("JWKS: %v", err)
