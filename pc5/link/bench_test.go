@@ -147,8 +147,8 @@ func BenchmarkPrimitives(b *testing.B) {
 				}
 				hI := &handshake{knrp: knrpI, nonce1: nonce1, nonce2: nonce2, sel: sel}
 				hP := &handshake{knrp: knrpP, nonce1: nonce1, nonce2: nonce2, sel: sel}
-				hI.newContext(0x0101, true, 0)
-				hP.newContext(0x0101, false, 0)
+				hI.newContext(0x0101, true, 0, nil)
+				hP.newContext(0x0101, false, 0, nil)
 				pdu, _ := hP.ctx.ProtectNoCipher(buf[:0], lcidSRB1, smc)
 				if _, err := hI.ctx.UnprotectNoCipher(nil, lcidSRB1, pdu); err != nil {
 					b.Fatal(err)

@@ -82,6 +82,53 @@ type Config struct {
 	// DisableKeepalive turns off T5084/T5085 on this side. The link still
 	// answers the peer's KEEPALIVE REQUESTs.
 	DisableKeepalive bool
+
+	// TracePDU, if set, is called with every PDU the link protects (the
+	// signalling it sends and the user data given to SealData) and the
+	// plaintext it carries, before the PDU leaves the link. It lets a
+	// simulator or a debugging shell that sees only PDUs on the medium name
+	// and decode protected messages. Whoever sets it sees everything the
+	// link protects: for traces and tests only. The slices are valid only
+	// during the call.
+	TracePDU func(TracedPDU)
+	// KeyLog, if set, receives the keys of every security context the link
+	// keys (establishment and rekeying): on the responder when it sends the
+	// SECURITY MODE COMMAND, on the initiator once that command's MAC-I
+	// verified. Like crypto/tls's Config.KeyLogWriter it exists to decrypt
+	// recorded traffic while debugging and defeats the link's security:
+	// never set it in production. The entry is the callee's to keep or wipe.
+	KeyLog func(KeyLogEntry)
+}
+
+// TracedPDU is one PDU the link protected, as Config.TracePDU sees it.
+type TracedPDU struct {
+	LCID      uint8
+	PDU       []byte // the PDCP data PDU as it leaves the link
+	Plaintext []byte // the PC5-S message octets or the user-data payload
+	// Ciphered is false for the PDU of the SECURITY MODE COMMAND, which is
+	// integrity-protected only; otherwise the context's ciphering
+	// algorithm applies (128-NEA0 included).
+	Ciphered bool
+}
+
+// KeyLogEntry is the key material of one security context (Config.KeyLog):
+// enough to unprotect every PDU of that context in a recorded trace.
+type KeyLogEntry struct {
+	KNRPSessID sec.KNRPSessID
+	// Initiator is true on the UE that sent the request that set up this
+	// context (DIRECTION 0 for its PDUs, pc5/sec).
+	Initiator    bool
+	CipherAlg    sec.CipherAlg
+	IntegrityAlg sec.IntegrityAlg
+	NRPEK        sec.NRPEK
+	NRPIK        sec.NRPIK
+}
+
+func (e *KeyLogEntry) wipe() {
+	if e != nil {
+		e.NRPEK.Wipe()
+		e.NRPIK.Wipe()
+	}
 }
 
 // ExpiryPolicy is what an established link does when the peer's token

@@ -29,7 +29,7 @@ func (l *Link) SealData(dst []byte, lcid uint8, payload []byte) ([]byte, error) 
 	if l.state != StateEstablished {
 		return dst, fmt.Errorf("%w: SealData needs an established link, found state %v", ErrState, l.state)
 	}
-	return l.cur.Protect(dst, lcid, payload)
+	return l.protect(l.cur, dst, lcid, payload, true)
 }
 
 // OpenData checks a protected PDU received on LCID lcid (3..19) and

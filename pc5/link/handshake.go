@@ -285,9 +285,11 @@ func (l *Link) buildCommand(h *handshake, eI []byte) *Error {
 	} else {
 		h.knrp = l.knrp
 	}
-	if e := h.newContext(sec.NewKNRPSessID(h.msb, lsb), false, l.cfg.RekeyThreshold); e != nil {
+	kl := l.keyLogEntry()
+	if e := h.newContext(sec.NewKNRPSessID(h.msb, lsb), false, l.cfg.RekeyThreshold, kl); e != nil {
 		return e
 	}
+	l.logKeys(kl)
 	smc := &msg.DirectLinkSecurityModeCommand{
 		Seq:                      l.nextSeq(),
 		UESecurityCapabilities:   h.caps,
@@ -301,16 +303,17 @@ func (l *Link) buildCommand(h *handshake, eI []byte) *Error {
 	if h.smcOctets, err = smc.Marshal(); err != nil {
 		return failWrap(msg.CauseProtocolErrorUnspecified, ErrProtocol, "SECURITY MODE COMMAND", err)
 	}
-	if h.outPDU, err = h.ctx.ProtectNoCipher(nil, lcidSRB1, h.smcOctets); err != nil {
+	if h.outPDU, err = l.protect(h.ctx, nil, lcidSRB1, h.smcOctets, false); err != nil {
 		return failWrap(msg.CauseProtocolErrorUnspecified, ErrProtocol, "protecting the SECURITY MODE COMMAND", err)
 	}
 	return nil
 }
 
 // newContext derives KNRP-sess from h.knrp and the nonces and builds the
-// PDCP context; KNRP-sess is wiped once NRPEK/NRPIK are keyed.
-func (h *handshake) newContext(id sec.KNRPSessID, initiator bool, threshold uint64) *Error {
-	ctx, e := newContext(&h.knrp, &h.nonce1, &h.nonce2, h.sel, id, initiator, threshold)
+// PDCP context; KNRP-sess is wiped once NRPEK/NRPIK are keyed. A non-nil
+// kl receives the context's keys (Config.KeyLog).
+func (h *handshake) newContext(id sec.KNRPSessID, initiator bool, threshold uint64, kl *KeyLogEntry) *Error {
+	ctx, e := newContext(&h.knrp, &h.nonce1, &h.nonce2, h.sel, id, initiator, threshold, kl)
 	if e != nil {
 		return e
 	}
@@ -318,19 +321,23 @@ func (h *handshake) newContext(id sec.KNRPSessID, initiator bool, threshold uint
 	return nil
 }
 
-func newContext(knrp *sec.KNRP, nonce1, nonce2 *[msg.NonceLen]byte, sel msg.SelectedAlgorithms, id sec.KNRPSessID, initiator bool, threshold uint64) (*sec.Context, *Error) {
+func newContext(knrp *sec.KNRP, nonce1, nonce2 *[msg.NonceLen]byte, sel msg.SelectedAlgorithms, id sec.KNRPSessID, initiator bool, threshold uint64, kl *KeyLogEntry) (*sec.Context, *Error) {
 	sess := knrp.DeriveSess(nonce1, nonce2)
 	defer sess.Wipe()
+	ea, ia := sec.CipherAlg(sel.Ciphering()), sec.IntegrityAlg(sel.Integrity())
 	ctx, err := sec.NewContext(sec.Config{
 		Sess:           &sess,
 		SessID:         id,
-		CipherAlg:      sec.CipherAlg(sel.Ciphering()),
-		IntegrityAlg:   sec.IntegrityAlg(sel.Integrity()),
+		CipherAlg:      ea,
+		IntegrityAlg:   ia,
 		Initiator:      initiator,
 		RekeyThreshold: threshold,
 	})
 	if err != nil {
 		return nil, failWrap(msg.CauseProtocolErrorUnspecified, ErrProtocol, "security context", err)
+	}
+	if kl != nil {
+		*kl = KeyLogEntry{KNRPSessID: id, Initiator: initiator, CipherAlg: ea, IntegrityAlg: ia, NRPEK: sess.NRPEK(ea), NRPIK: sess.NRPIK(ia)}
 	}
 	return ctx, nil
 }
@@ -443,7 +450,7 @@ func (l *Link) processCommand(h *handshake, pdu []byte, p peerCheck) ([]byte, er
 	if err != nil {
 		return nil, failWrap(msg.CauseProtocolErrorUnspecified, ErrProtocol, "SECURITY MODE COMPLETE", err)
 	}
-	out, err := h.ctx.Protect(nil, lcidSRB1, octets)
+	out, err := l.protect(h.ctx, nil, lcidSRB1, octets, true)
 	if err != nil {
 		return nil, failWrap(msg.CauseProtocolErrorUnspecified, ErrProtocol, "protecting the SECURITY MODE COMPLETE", err)
 	}
@@ -543,7 +550,8 @@ func (l *Link) verifyCommand(h *handshake, pdu []byte) (*verifiedCommand, error)
 	} else {
 		v.knrp = l.knrp
 	}
-	ctx, e := newContext(&v.knrp, &h.nonce1, &smc.Nonce2, smc.SelectedAlgorithms, v.id, true, l.cfg.RekeyThreshold)
+	kl := l.keyLogEntry()
+	ctx, e := newContext(&v.knrp, &h.nonce1, &smc.Nonce2, smc.SelectedAlgorithms, v.id, true, l.cfg.RekeyThreshold, kl)
 	if e != nil {
 		v.knrp.Wipe()
 		return pre(e)
@@ -551,8 +559,10 @@ func (l *Link) verifyCommand(h *handshake, pdu []byte) (*verifiedCommand, error)
 	if _, err := ctx.UnprotectNoCipher(nil, lcidSRB1, pdu); err != nil {
 		ctx.Wipe()
 		v.knrp.Wipe()
+		kl.wipe()
 		return pre(failWrap(msg.CauseIntegrityFailure, ErrIntegrity, "SECURITY MODE COMMAND", err))
 	}
+	l.logKeys(kl) // only a context whose SMC verified
 	v.ctx = ctx
 	return v, nil
 }
@@ -716,7 +726,7 @@ func (l *Link) accept(p AcceptParams) error {
 	if err != nil {
 		return fmt.Errorf("pc5/link: ESTABLISHMENT ACCEPT: %w", err)
 	}
-	pdu, err := h.ctx.Protect(nil, lcidSRB2, octets)
+	pdu, err := l.protect(h.ctx, nil, lcidSRB2, octets, true)
 	if err != nil {
 		return fmt.Errorf("pc5/link: protecting the ESTABLISHMENT ACCEPT: %w", err)
 	}

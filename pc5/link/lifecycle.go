@@ -57,7 +57,7 @@ func (l *Link) startRekey(reauth bool) error {
 		h.reqOctets = octets
 		h.thReq = sha256.Sum256(octets)
 		var pdu []byte
-		if pdu, err = l.cur.Protect(nil, lcidSRB2, octets); err == nil {
+		if pdu, err = l.protect(l.cur, nil, lcidSRB2, octets, true); err == nil {
 			clear(m.Nonce1[:])
 			l.rk = h
 			l.send(lcidSRB2, pdu)
@@ -179,7 +179,7 @@ func (l *Link) onRekeyComplete(pdu []byte) error {
 	octets, err := (&msg.DirectLinkRekeyingResponse{Seq: l.nextSeq()}).Marshal()
 	if err == nil {
 		var resp []byte
-		if resp, err = l.cur.Protect(nil, lcidSRB2, octets); err == nil {
+		if resp, err = l.protect(l.cur, nil, lcidSRB2, octets, true); err == nil {
 			l.send(lcidSRB2, resp)
 			l.lastComplete, l.lastCompleteReply = bytes.Clone(pdu), resp
 			return nil

@@ -481,13 +481,46 @@ func (l *Link) sendProtected(m msg.Message) []byte {
 	octets, err := m.Marshal()
 	if err == nil {
 		var pdu []byte
-		if pdu, err = l.cur.Protect(nil, lcidSRB2, octets); err == nil {
+		if pdu, err = l.protect(l.cur, nil, lcidSRB2, octets, true); err == nil {
 			l.send(lcidSRB2, pdu)
 			return octets
 		}
 	}
 	l.closeLink(msg.CauseProtocolErrorUnspecified, fmt.Errorf("pc5/link: sending %v: %w", m.MessageType(), err), false)
 	return nil
+}
+
+// protect protects octets on lcid under ctx (integrity only unless
+// cipher) and reports the PDU to Config.TracePDU.
+func (l *Link) protect(ctx *sec.Context, dst []byte, lcid uint8, octets []byte, cipher bool) ([]byte, error) {
+	var out []byte
+	var err error
+	if cipher {
+		out, err = ctx.Protect(dst, lcid, octets)
+	} else {
+		out, err = ctx.ProtectNoCipher(dst, lcid, octets)
+	}
+	if err == nil && l.cfg.TracePDU != nil {
+		l.cfg.TracePDU(TracedPDU{LCID: lcid, PDU: out[len(dst):], Plaintext: octets, Ciphered: cipher})
+	}
+	return out, err
+}
+
+// keyLogEntry returns an entry for newContext to fill when Config.KeyLog
+// is set, else nil.
+func (l *Link) keyLogEntry() *KeyLogEntry {
+	if l.cfg.KeyLog == nil {
+		return nil
+	}
+	return new(KeyLogEntry)
+}
+
+// logKeys hands a filled entry to Config.KeyLog and wipes the link's copy.
+func (l *Link) logKeys(e *KeyLogEntry) {
+	if e != nil && l.cfg.KeyLog != nil {
+		l.cfg.KeyLog(*e)
+		e.wipe()
+	}
 }
 
 func (l *Link) sendBare(lcid uint8, m msg.Message) {
@@ -575,7 +608,7 @@ func (l *Link) expire(t Timer, s *timerSlot) {
 		}
 		if s.retx < tm.RekeyingRetransmissions {
 			s.retx++
-			pdu, err := l.cur.Protect(nil, lcidSRB2, l.rk.reqOctets)
+			pdu, err := l.protect(l.cur, nil, lcidSRB2, l.rk.reqOctets, true)
 			if err != nil {
 				l.closeLink(msg.CauseProtocolErrorUnspecified, fmt.Errorf("pc5/link: resending the REKEYING REQUEST: %w", err), false)
 				return
@@ -618,7 +651,7 @@ func (l *Link) expire(t Timer, s *timerSlot) {
 		}
 		if s.retx < tm.T5087Retransmissions {
 			s.retx++
-			pdu, err := l.cur.Protect(nil, lcidSRB2, l.relOctets)
+			pdu, err := l.protect(l.cur, nil, lcidSRB2, l.relOctets, true)
 			if err == nil {
 				l.send(lcidSRB2, pdu)
 				l.rearm(T5087, tm.T5087)

@@ -244,7 +244,7 @@ func TestRekeyReauthForgedCommandUnderNEA0(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, e := newContext(&knrp, &rr.Nonce1, &nonce2, sel, sec.NewKNRPSessID(rr.KNRPSessIDMSB, lsb), false, 0)
+	ctx, e := newContext(&knrp, &rr.Nonce1, &nonce2, sel, sec.NewKNRPSessID(rr.KNRPSessIDMSB, lsb), false, 0, nil)
 	if e != nil {
 		t.Fatal(e)
 	}
