@@ -71,7 +71,10 @@ func (r *runner) runWorld(ctx context.Context, w *World) error {
 		}
 	}()
 	r.say("  AS issuer %s, token lifetime %v, status list TTL %v", srv.issuer, w.tokenLifetime, w.statusListTTL)
-	if err := r.worldProvision(ctx, dir, wr); err != nil {
+	done := r.traceHTTP(srv, clk)
+	err = r.worldProvision(ctx, dir, wr)
+	done()
+	if err != nil {
 		return err
 	}
 

@@ -3,8 +3,11 @@ package sim
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/prosesec/prosesec/pc5/medium"
 	"github.com/prosesec/prosesec/pc5/msg"
 	"github.com/prosesec/prosesec/pc5/node"
+	"github.com/prosesec/prosesec/pc5/sec"
 	"github.com/prosesec/prosesec/relay"
 	"github.com/prosesec/prosesec/token"
 )
@@ -25,18 +29,59 @@ const (
 	targetID = medium.L2ID(0x000021)
 )
 
-// Frame is one PC5 frame sent on the medium, as written to trace.jsonl. It
-// never holds payload octets, only their size.
+// Frame is one entry of trace.jsonl: a PC5 frame sent (or dropped) on the
+// medium, or one half of an HTTPS exchange with the AS (Proto). It never
+// holds payload octets, only their size and the decoded fields (see
+// decode.go), unless Options.DebugKeys asks for the octets in hex.
 type Frame struct {
-	Run      string  `json:"run"`
-	T        float64 `json:"t"` // virtual seconds since the run started
-	From     string  `json:"from"`
-	To       string  `json:"to"`
-	LCID     uint8   `json:"lcid"`
-	Message  string  `json:"message"`
-	Size     int     `json:"size"`
-	Dropped  string  `json:"dropped,omitempty"`
-	Rejected bool    `json:"reject,omitempty"`
+	Run   string  `json:"run"`
+	T     float64 `json:"t"` // virtual seconds since the run started
+	Proto string  `json:"proto"`
+	From  string  `json:"from"`
+	To    string  `json:"to"`
+	// LCID is the sidelink logical channel of a PC5 frame (not written
+	// for HTTPS).
+	LCID     uint8             `json:"lcid"`
+	Message  string            `json:"message"`
+	Size     int               `json:"size"`
+	Fields   map[string]string `json:"fields,omitempty"`
+	Dropped  string            `json:"dropped,omitempty"`
+	Rejected bool              `json:"reject,omitempty"`
+	// Octets is the frame's payload in hex, only with Options.DebugKeys.
+	Octets string `json:"octets,omitempty"`
+}
+
+// The values of Frame.Proto.
+const (
+	ProtoPC5   = "pc5"   // a frame on the emulated PC5 medium
+	ProtoHTTPS = "https" // a request to or a response from the AS
+)
+
+// MarshalJSON leaves the LCID out of HTTPS entries.
+func (f Frame) MarshalJSON() ([]byte, error) {
+	type plain Frame // without the method
+	if f.Proto == ProtoHTTPS {
+		return json.Marshal(struct {
+			plain
+			LCID *uint8 `json:"lcid,omitempty"`
+		}{plain: plain(f)})
+	}
+	return json.Marshal(plain(f))
+}
+
+// KeyRecord is one security context's keys as keys.jsonl holds them (only
+// with Options.DebugKeys): enough to unprotect every PDU of that context
+// in trace.jsonl's octets.
+type KeyRecord struct {
+	Run        string  `json:"run"`
+	T          float64 `json:"t"`
+	UE         string  `json:"ue"`
+	KNRPSessID string  `json:"knrp_sess_id"`
+	Initiator  bool    `json:"initiator"`
+	NEA        string  `json:"nea"`
+	NIA        string  `json:"nia"`
+	NRPEK      string  `json:"nrpek"`
+	NRPIK      string  `json:"nrpik"`
 }
 
 // party is one end UE or relay in a PC5 run.
@@ -66,6 +111,35 @@ type pc5Run struct {
 	// maxLinks overrides the relay's MaxLinks (0: default); read when the
 	// relay is added.
 	maxLinks int
+	// pdus holds what the parties' links protected, to decode protected
+	// frames; debug adds the octets to the frames and logs keys in keys.
+	pdus  *pduLog
+	debug bool
+	keys  []KeyRecord
+}
+
+// hook makes the links of p report their protected PDUs (and, with debug,
+// their keys) to this run. Called as p joins the run, before any of its
+// links exists: a link copies its Config when it is made.
+func (r *pc5Run) hook(p party) {
+	if r.pdus == nil {
+		return
+	}
+	p.cfg.TracePDU = r.pdus.record
+	p.cfg.KeyLog = nil
+	if r.debug {
+		name := p.name
+		p.cfg.KeyLog = func(e link.KeyLogEntry) {
+			r.keys = append(r.keys, KeyRecord{
+				Run: r.name, T: r.clock.Now().Sub(r.start).Seconds(), UE: name,
+				KNRPSessID: fmt.Sprintf("%04x", uint16(e.KNRPSessID)), Initiator: e.Initiator,
+				NEA: e.CipherAlg.String(), NIA: e.IntegrityAlg.String(),
+				NRPEK: hex.EncodeToString(e.NRPEK[:]), NRPIK: hex.EncodeToString(e.NRPIK[:]),
+			})
+			e.NRPEK.Wipe()
+			e.NRPIK.Wipe()
+		}
+	}
 }
 
 type endUE struct {
@@ -156,16 +230,19 @@ func (r *pc5Run) trace(ev medium.TraceEvent) {
 		r.capture(ev.Frame)
 	}
 	f := Frame{
-		Run: r.name, T: ev.Time.Sub(r.start).Seconds(),
+		Run: r.name, T: ev.Time.Sub(r.start).Seconds(), Proto: ProtoPC5,
 		From: r.names[ev.Frame.Src], To: r.names[ev.To], LCID: ev.Frame.LCID,
 		Size: len(ev.Frame.Payload),
+	}
+	if r.debug {
+		f.Octets = hex.EncodeToString(ev.Frame.Payload)
 	}
 	if ev.To == medium.Broadcast {
 		f.To = "broadcast"
 	} else if f.To == "" {
 		f.To = fmt.Sprintf("%06x", uint32(ev.To))
 	}
-	f.Message, f.Rejected = describe(ev.Frame)
+	f.Message, f.Fields, f.Rejected = describeWith(r.pdus, ev.Frame)
 	if ev.Kind == medium.TraceDrop {
 		f.Dropped = fmt.Sprint(ev.Reason)
 	}
@@ -182,42 +259,59 @@ func (r *pc5Run) trace(ev medium.TraceEvent) {
 // describe names a frame's message: the PC5-S message type on SL-SRB0
 // (sent in the clear), otherwise the kind of protected PDU.
 func describe(f medium.Frame) (string, bool) {
+	m, _, rej := describeWith(nil, f)
+	return m, rej
+}
+
+// describeWith names and decodes a frame: clear messages from their
+// octets, protected PDUs from what their sender's link reported to pdus
+// (if it did; else by kind, with the PDCP header).
+func describeWith(pdus *pduLog, f medium.Frame) (string, map[string]string, bool) {
 	switch {
 	case f.LCID == discovery.LCIDDiscovery:
-		m, _ := discovery.Parse(f.Payload)
+		m, err := discovery.Parse(f.Payload)
+		if err != nil {
+			return "undecodable discovery message", nil, false
+		}
+		fields := discoveryFields(m)
 		switch m.(type) {
 		case *discovery.Solicitation:
-			return "DISCOVERY SOLICITATION (Model B)", false
+			return "DISCOVERY SOLICITATION (Model B)", fields, false
 		case *discovery.Response:
-			return "DISCOVERY RESPONSE (Model B)", false
+			return "DISCOVERY RESPONSE (Model B)", fields, false
 		case *discovery.Announcement:
-			return "DISCOVERY ANNOUNCEMENT (Model A)", false
+			return "DISCOVERY ANNOUNCEMENT (Model A)", fields, false
 		}
-		return "undecodable discovery message", false
+		return "undecodable discovery message", nil, false
 	case f.LCID == 0:
 		m, err := msg.Parse(f.Payload)
 		if err != nil {
-			return "undecodable PC5-S", false
+			return "undecodable PC5-S", nil, false
 		}
-		t := m.MessageType()
-		s := t.String()
-		rej := false
-		switch m.(type) {
-		case *msg.DirectLinkEstablishmentReject, *msg.DirectLinkSecurityModeReject:
-			rej = true
-		}
-		return s, rej
-	case f.LCID <= 3:
+		return m.MessageType().String(), messageFields(m), isReject(m)
+	case len(f.Payload) > 0 && f.Payload[0]&sec.PDCPDataPDUBit == 0 && f.LCID <= 3:
 		// A SECURITY MODE REJECT travels unprotected on SL-SRB1.
 		if m, err := msg.Parse(f.Payload); err == nil {
-			if _, ok := m.(*msg.DirectLinkSecurityModeReject); ok {
-				return m.MessageType().String(), true
-			}
+			return m.MessageType().String(), messageFields(m), isReject(m)
 		}
-		return fmt.Sprintf("protected PC5-S (SL-SRB%d)", f.LCID), false
-	default:
-		return "IP packet (PDCP)", false
+		return "undecodable PC5-S", nil, false
 	}
+	d, ok := pdus.lookup(f.Payload)
+	if !ok {
+		d = decoded{fields: map[string]string{}}
+		if f.LCID <= 3 {
+			d.message = fmt.Sprintf("protected PC5-S (SL-SRB%d)", f.LCID)
+		} else {
+			d.message = "IP packet (PDCP)"
+		}
+	} else {
+		d.fields = maps.Clone(d.fields)
+	}
+	pdcpFields(d.fields, f.Payload)
+	if len(d.fields) == 0 {
+		d.fields = nil
+	}
+	return d.message, d.fields, d.rejected
 }
 
 // addRelay attaches the relay of the default scenario (relayID, serving
@@ -231,6 +325,7 @@ func (r *pc5Run) addRelay(p party, tm tamper, disc bool) error {
 // rscs (its token still decides what it may serve) and sees the virtual
 // time shifted by skew.
 func (r *pc5Run) addRelayAt(p party, id medium.L2ID, rscs []token.RSC, skew time.Duration, tm tamper, disc bool) error {
+	r.hook(p)
 	var dr *discovery.Relay
 	if disc {
 		var err error
@@ -298,6 +393,7 @@ func (r *pc5Run) addUE(p party, id medium.L2ID, echo, disc bool) (*endUE, error)
 
 // addUEAt attaches an end UE asking for rsc whose clock is off by skew.
 func (r *pc5Run) addUEAt(p party, id medium.L2ID, rsc token.RSC, skew time.Duration, echo, disc bool) (*endUE, error) {
+	r.hook(p)
 	u := &endUE{id: id, name: p.name, echo: echo, rsc: rsc, skew: skew}
 	ep, err := node.NewEndpoint(node.EndpointConfig{
 		Self: id, Link: p.cfg, RSC: rsc,

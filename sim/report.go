@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -42,7 +44,36 @@ func (res *Result) WriteDir(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "trace.jsonl"), []byte(tr.String()), 0o644); err != nil {
 		return err
 	}
+	if len(res.Keys) > 0 {
+		// Key material: readable by the owner only.
+		var kl strings.Builder
+		enc := json.NewEncoder(&kl)
+		for _, k := range res.Keys {
+			if err := enc.Encode(k); err != nil {
+				return err
+			}
+		}
+		path := filepath.Join(dir, "keys.jsonl")
+		if err := os.WriteFile(path, []byte(kl.String()), 0o600); err != nil {
+			return err
+		}
+		if err := os.Chmod(path, 0o600); err != nil { // an older file keeps its mode
+			return err
+		}
+	}
 	return res.writeHTML(filepath.Join(dir, "sequence.html"))
+}
+
+// counts returns the number of PC5 frames and of HTTPS messages.
+func (res *Result) counts() (pc5, https int) {
+	for _, f := range res.Frames {
+		if f.Proto == ProtoHTTPS {
+			https++
+		} else {
+			pc5++
+		}
+	}
+	return pc5, https
 }
 
 // writeHTML draws one message sequence chart per run as inline SVG; the
@@ -126,11 +157,14 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-
 				head = x2 + 6
 			}
 			label := fmt.Sprintf("%s (LCID %d, %d B)", fr.Message, fr.LCID, fr.Size)
+			if fr.Proto == ProtoHTTPS {
+				label = fmt.Sprintf("%s (%d B)", fr.Message, fr.Size)
+			}
 			if fr.Dropped != "" {
 				label += " dropped: " + fr.Dropped
 			}
-			fmt.Fprintf(w, `<text x="4" y="%d">t=%.3fs</text><line%s x1="%d" y1="%d" x2="%d" y2="%d" stroke="#036"/><circle%s cx="%d" cy="%d" r="3" fill="#036"/><text%s x="%d" y="%d" text-anchor="middle">%s</text>`+"\n",
-				y, fr.T, cls, x1, y, x2, y, cls, head, y, cls, (x1+x2)/2, y-4, html.EscapeString(label))
+			fmt.Fprintf(w, `<g><title>%s</title><text x="4" y="%d">t=%.3fs</text><line%s x1="%d" y1="%d" x2="%d" y2="%d" stroke="#036"/><circle%s cx="%d" cy="%d" r="3" fill="#036"/><text%s x="%d" y="%d" text-anchor="middle">%s</text></g>`+"\n",
+				html.EscapeString(tooltip(fr)), y, fr.T, cls, x1, y, x2, y, cls, head, y, cls, (x1+x2)/2, y-4, html.EscapeString(label))
 		}
 		fmt.Fprint(w, "</svg>\n")
 	}
@@ -140,6 +174,17 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-
 		return err
 	}
 	return f.Close()
+}
+
+// tooltip is the text shown over a message: its decoded fields, one per
+// line, sorted by name.
+func tooltip(fr Frame) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s -> %s", fr.Message, fr.From, fr.To)
+	for _, k := range slices.Sorted(maps.Keys(fr.Fields)) {
+		fmt.Fprintf(&b, "\n%s: %s", k, fr.Fields[k])
+	}
+	return b.String()
 }
 
 // orderLanes puts sources left, relays in the middle, targets right: by
@@ -181,6 +226,7 @@ func (res *Result) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Phase, c.Name, c.Expected, c.Observed, r)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d/%d checks passed, %d PC5 frames in %d runs, %v wall time\n",
-		pass, len(res.Checks), len(res.Frames), len(res.Runs), res.Duration.Round(1e6))
+	pc5, https := res.counts()
+	fmt.Fprintf(w, "%d/%d checks passed, %d PC5 frames and %d HTTPS messages in %d runs, %v wall time\n",
+		pass, len(res.Checks), pc5, https, len(res.Runs), res.Duration.Round(1e6))
 }

@@ -115,6 +115,11 @@ type Options struct {
 	// from a scenario file (Scenario.Apply sets it; Pairs and Attacks do
 	// not apply to it).
 	World *World
+	// DebugKeys adds key material to the result, for decrypting the trace
+	// with another implementation: each frame's octets (Frame.Octets) and
+	// the keys of every security context (Result.Keys, keys.jsonl). It
+	// exposes everything the links protect; off by default.
+	DebugKeys bool
 }
 
 // AttackNames are the keys of the attacks of phase 4, in the order they run.
@@ -134,10 +139,12 @@ type Check struct {
 
 // Result is the outcome of a run.
 type Result struct {
-	Seed     uint64        `json:"seed"`
-	Checks   []Check       `json:"checks"`
-	Frames   []Frame       `json:"-"`
-	Runs     []string      `json:"runs"`
+	Seed   uint64   `json:"seed"`
+	Checks []Check  `json:"checks"`
+	Frames []Frame  `json:"-"`
+	Runs   []string `json:"runs"`
+	// Keys are the keys of every security context, only with DebugKeys.
+	Keys     []KeyRecord   `json:"-"`
 	Duration time.Duration `json:"-"`
 	// lanes ranks the nodes of a run for its sequence chart (0 source,
 	// 1 relay, 2 target); runs without an entry are ranked by name.
@@ -238,7 +245,9 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}()
 	r.say("  AS issuer %s", srv.issuer)
+	done := r.traceHTTP(srv, clk)
 	u, err := r.provisionAll(ctx, dir, srv, clk)
+	done()
 	if err != nil {
 		return err
 	}
@@ -503,11 +512,24 @@ func (r *runner) newRun(name string, at time.Time) (*pc5Run, error) {
 	run, err := newRun(name, at, r.opt.Seed)
 	if run != nil {
 		run.log = r.log
+		run.pdus = newPDULog()
+		run.debug = r.opt.DebugKeys
 	}
 	return run, err
 }
 
-func (r *runner) finish(run *pc5Run) { r.res.Frames = append(r.res.Frames, run.frames...) }
+func (r *runner) finish(run *pc5Run) {
+	r.res.Frames = append(r.res.Frames, run.frames...)
+	r.res.Keys = append(r.res.Keys, run.keys...)
+}
+
+// traceHTTP makes srv record the UEs' exchanges with it as the first run
+// of the trace; the returned function adds them to the result.
+func (r *runner) traceHTTP(srv *server, clk *clock) func() {
+	srv.http = newHTTPLog(clk)
+	r.res.Runs = append(r.res.Runs, httpRunName)
+	return func() { r.res.Frames = append(r.res.Frames, srv.http.frames()...) }
+}
 
 func (r *runner) happyPath(at time.Time, src, tgt, rel party) error {
 	run, err := r.newRun("offline: discovery, relay links, IP traffic", at)

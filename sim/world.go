@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -50,6 +52,8 @@ type server struct {
 	st     *sqlite.Store
 	issuer string
 	roots  *x509.CertPool
+	// http, if set, records the provisioning exchanges (trace.jsonl).
+	http *httpLog
 }
 
 func startAS(ctx context.Context, dir string, clk *clock) (*server, error) {
@@ -130,7 +134,19 @@ func (s *server) registerFor(ctx context.Context, name string, lifetime time.Dur
 // provision runs the ue client (private_key_jwt, CWT) and stores the
 // result in a cache directory under dir.
 func (s *server) provision(ctx context.Context, dir, name string, key crypto.Signer) (*provisioned, error) {
-	c, err := ue.NewClient(ue.ClientConfig{Issuer: s.issuer, ClientID: name, Key: key, Auth: ue.AuthPrivateKeyJWT, RootCAs: s.roots, Clock: s.clk.Now})
+	cc := ue.ClientConfig{Issuer: s.issuer, ClientID: name, Key: key, Auth: ue.AuthPrivateKeyJWT, RootCAs: s.roots, Clock: s.clk.Now}
+	if s.http != nil {
+		// The ue client's own transport settings, behind the recorder.
+		cc.HTTPClient = &http.Client{
+			Transport: s.http.transport(name, &http.Transport{
+				TLSClientConfig:     &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12},
+				TLSHandshakeTimeout: 10 * time.Second,
+				ForceAttemptHTTP2:   true,
+			}),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	c, err := ue.NewClient(cc)
 	if err != nil {
 		return nil, err
 	}

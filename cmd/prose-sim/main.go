@@ -14,9 +14,13 @@
 //   - summary.json: the seed, whether every check passed, and each check
 //     (phase, name, expected and observed outcome, pass);
 //   - trace.jsonl: one JSON object per PC5 frame sent (or dropped) on the
-//     simulated medium: run, virtual time, sender, receiver, LCID, message
-//     type (PC5-S in the clear, discovery) or kind of protected PDU, size.
-//     No payload octets and no key material;
+//     simulated medium and per HTTPS request and response between a UE and
+//     the AS while in coverage: run, virtual time, protocol, sender,
+//     receiver, LCID, message, size and the decoded fields (PC5-S
+//     information elements, PDCP header, what a protected PDU carries as
+//     its sender's link reported it, IPv6 addresses; OAuth parameters,
+//     status and error). No payload octets, tokens, secrets or key
+//     material, unless --debug-keys asks for the octets and keys.jsonl;
 //   - sequence.html: a self-contained page (inline SVG, no scripts, no
 //     fetches) with the checks and one message sequence chart per run,
 //     rejects in red.
@@ -63,6 +67,7 @@ Examples:
   prose-sim                      # default scenario, narrative + table
   prose-sim --seed 7             # other PC5 randomness
   prose-sim --out /tmp/sim       # also write summary.json, trace.jsonl, sequence.html
+  prose-sim --out /tmp/sim --debug-keys   # plus frame octets and keys.jsonl, to decrypt the trace elsewhere
   prose-sim --quiet --out out    # table only
   prose-sim --pairs 8            # adds a scale run: 8 pairs through one relay
   prose-sim --scenario cmd/prose-sim/examples/token-attacks.yaml
@@ -102,6 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	nRelays := fs.Int("relays", 0, "scale mode: number of relays, one per cell (default: one per 100 end UEs)")
 	workers := fs.Int("workers", 32, "scale mode: concurrent registrations and provisionings")
 	maxWall := fs.Duration("max-wall", 0, "scale mode: add a check that the three phases took at most this long (0: none)")
+	debugKeys := fs.Bool("debug-keys", false, "with --out: also write every PC5 frame's octets (hex) into trace.jsonl and the keys of every security context (NRPEK, NRPIK) into keys.jsonl (0600), to decrypt the trace with another implementation; exposes everything the links protect")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, usage, strings.Join(sim.AttackNames, ", "))
 		fs.PrintDefaults()
@@ -138,7 +144,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	opt := sim.Options{Seed: *seed, Log: log, Packets: *packets, Pairs: *pairs}
+	if *debugKeys && *out == "" {
+		fmt.Fprintln(stderr, "prose-sim: --debug-keys needs --out (it writes keys.jsonl there)")
+		return 2
+	}
+	opt := sim.Options{Seed: *seed, Log: log, Packets: *packets, Pairs: *pairs, DebugKeys: *debugKeys}
 	if *scenario != "" {
 		sc, err := sim.LoadScenario(*scenario)
 		if err != nil {
@@ -161,8 +171,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "prose-sim: %v\n", err)
 			return 2
 		}
-		fmt.Fprintf(stdout, "wrote %s\n", strings.Join([]string{
-			filepath.Join(*out, "summary.json"), filepath.Join(*out, "trace.jsonl"), filepath.Join(*out, "sequence.html")}, ", "))
+		files := []string{filepath.Join(*out, "summary.json"), filepath.Join(*out, "trace.jsonl"), filepath.Join(*out, "sequence.html")}
+		if len(res.Keys) > 0 {
+			files = append(files, filepath.Join(*out, "keys.jsonl"))
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", strings.Join(files, ", "))
+		if *debugKeys {
+			fmt.Fprintln(stderr, "prose-sim: --debug-keys: trace.jsonl holds the frames' octets and keys.jsonl their keys; treat both as secrets")
+		}
 	}
 	if res.Failed() {
 		return 1
@@ -181,7 +197,7 @@ type scaleFlags struct {
 
 // runScaleMode runs sim.Scale with a progress display on stderr.
 func runScaleMode(f scaleFlags, stdout, stderr, log io.Writer) int {
-	for _, n := range []string{"pairs", "scenario"} {
+	for _, n := range []string{"pairs", "scenario", "debug-keys"} {
 		if f.set[n] {
 			fmt.Fprintf(stderr, "prose-sim: --%s does not apply to scale mode (--ues)\n", n)
 			return 2

@@ -89,4 +89,11 @@
 // cause, the Error's Err says why. No security context survives a failure:
 // key material is wiped on failure and on release (the ephemeral key as far
 // as crypto/ecdh allows).
+//
+// Two opt-in hooks serve traces and debugging, never production:
+// Config.TracePDU sees every PDU the link protects with its plaintext (a
+// simulator names and decodes protected messages with it), and
+// Config.KeyLog receives each security context's NRPEK and NRPIK, like
+// crypto/tls's KeyLogWriter, so that a recorded trace can be decrypted by
+// another implementation. Both are nil by default.
 package link
