@@ -87,7 +87,7 @@ func (res *Result) writeHTML(path string) error {
 	fmt.Fprint(w, `<!DOCTYPE html><html><head><meta charset="utf-8"><title>prose-sim sequence</title>
 <style>body{font-family:sans-serif;margin:1em}svg text{font-size:11px;font-family:monospace}
 line.rej{stroke:#c00}circle.rej,text.rej{fill:#c00}.drop{stroke:#999;stroke-dasharray:4}.pass{color:#070}.fail{color:#c00;font-weight:bold}
-table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}</style></head><body>
+summary h2{display:inline}summary{cursor:pointer;margin:1em 0}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}</style></head><body>
 <h1>prose-sim message sequence</h1>
 `)
 	fmt.Fprintf(w, "<p>seed %d</p><table><tr><th>phase</th><th>check</th><th>expected</th><th>observed</th><th>result</th></tr>\n", res.Seed)
@@ -116,7 +116,14 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-
 				}
 			}
 		}
-		fmt.Fprintf(w, "<h2>%s</h2>\n", html.EscapeString(run))
+		https := run == httpRunName
+		if https {
+			// Long and the same for every UE: folded, the PC5 runs first
+			// in view.
+			fmt.Fprintf(w, "<details><summary><h2>%s</h2> %d messages, click to unfold</summary>\n", html.EscapeString(run), len(frames))
+		} else {
+			fmt.Fprintf(w, "<h2>%s</h2>\n", html.EscapeString(run))
+		}
 		for _, c := range res.Checks {
 			if c.Name == run {
 				cls := "pass"
@@ -128,11 +135,24 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-
 		}
 		if len(frames) == 0 {
 			fmt.Fprint(w, "<p>no frames</p>\n")
+			if https {
+				fmt.Fprint(w, "</details>\n")
+			}
 			continue
 		}
-		orderLanes(lanes, res.lanes[run])
+		dx := 260
+		if https {
+			// The AS on the left, the UEs in the order they came, closer
+			// together: labels start at the AS's lane instead of centring.
+			dx = 170
+			slices.SortStableFunc(lanes, func(a, b string) int {
+				return cmpBool(b == ASName, a == ASName)
+			})
+		} else {
+			orderLanes(lanes, res.lanes[run])
+		}
 		x := map[string]int{}
-		const dx, top, dy = 260, 40, 22
+		const top, dy = 40, 22
 		for i, n := range lanes {
 			x[n] = 120 + i*dx
 		}
@@ -156,17 +176,26 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-
 			if x2 < x1 {
 				head = x2 + 6
 			}
-			label := fmt.Sprintf("%s (LCID %d, %d B)", fr.Message, fr.LCID, fr.Size)
+			// PC5-S names without their common prefix, to fit between
+			// lanes (the tooltip has the full name).
+			label := fmt.Sprintf("%s (LCID %d, %d B)", strings.TrimPrefix(fr.Message, "PROSE DIRECT LINK "), fr.LCID, fr.Size)
 			if fr.Proto == ProtoHTTPS {
 				label = fmt.Sprintf("%s (%d B)", fr.Message, fr.Size)
 			}
 			if fr.Dropped != "" {
 				label += " dropped: " + fr.Dropped
 			}
-			fmt.Fprintf(w, `<g><title>%s</title><text x="4" y="%d">t=%.3fs</text><line%s x1="%d" y1="%d" x2="%d" y2="%d" stroke="#036"/><circle%s cx="%d" cy="%d" r="3" fill="#036"/><text%s x="%d" y="%d" text-anchor="middle">%s</text></g>`+"\n",
-				html.EscapeString(tooltip(fr)), y, fr.T, cls, x1, y, x2, y, cls, head, y, cls, (x1+x2)/2, y-4, html.EscapeString(label))
+			lx, anchor := (x1+x2)/2, "middle"
+			if https {
+				lx, anchor = min(x1, x2)+8, "start"
+			}
+			fmt.Fprintf(w, `<g><title>%s</title><text x="4" y="%d">t=%.3fs</text><line%s x1="%d" y1="%d" x2="%d" y2="%d" stroke="#036"/><circle%s cx="%d" cy="%d" r="3" fill="#036"/><text%s x="%d" y="%d" text-anchor="%s">%s</text></g>`+"\n",
+				html.EscapeString(tooltip(fr)), y, fr.T, cls, x1, y, x2, y, cls, head, y, cls, lx, y-4, anchor, html.EscapeString(label))
 		}
 		fmt.Fprint(w, "</svg>\n")
+		if https {
+			fmt.Fprint(w, "</details>\n")
+		}
 	}
 	fmt.Fprint(w, "</body></html>\n")
 	if err := w.Flush(); err != nil {
@@ -174,6 +203,17 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-
 		return err
 	}
 	return f.Close()
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // tooltip is the text shown over a message: its decoded fields, one per
