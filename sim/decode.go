@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/prosesec/prosesec/discovery"
@@ -37,14 +38,34 @@ func newPDULog() *pduLog { return &pduLog{m: map[string]decoded{}} }
 // record is a link.Config.TracePDU function.
 func (l *pduLog) record(p link.TracedPDU) {
 	d := decodePlain(p.LCID, p.Plaintext)
-	if p.Ciphered {
-		d.fields["protection"] = "integrity, ciphering"
-	} else {
-		d.fields["protection"] = "integrity"
-	}
+	d.fields["protection"] = protection(p)
 	l.mu.Lock()
 	l.m[string(p.PDU)] = d
 	l.mu.Unlock()
+}
+
+// protection says what the air saw of a PDU's content: "integrity,
+// ciphering" (the usual), or which of the two was left out, naming a null
+// algorithm as such.
+func protection(p link.TracedPDU) string {
+	var parts []string
+	switch {
+	case !p.Integrity:
+		parts = append(parts, "no integrity")
+	case p.IntegrityAlg == sec.NIA0:
+		parts = append(parts, "integrity with 128-NIA0 (null)")
+	default:
+		parts = append(parts, "integrity")
+	}
+	switch {
+	case !p.Ciphered:
+		// the SMC, or a bearer without ciphering: plaintext on the air
+	case p.CipherAlg == sec.NEA0:
+		parts = append(parts, "ciphering with 128-NEA0 (null: plaintext on the air)")
+	default:
+		parts = append(parts, "ciphering")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (l *pduLog) lookup(pdu []byte) (decoded, bool) {

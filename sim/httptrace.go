@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -54,15 +55,23 @@ type tracingTransport struct {
 	next http.RoundTripper
 }
 
+// maxRecorded bounds the bodies the recorder buffers (the ue client's own
+// limits are far lower).
+const maxRecorded = 4 << 20
+
 func (t *tracingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil {
-		b, err := io.ReadAll(req.Body)
+		b, err := io.ReadAll(io.LimitReader(req.Body, maxRecorded+1))
 		req.Body.Close()
 		if err != nil {
 			return nil, err
 		}
+		if len(b) > maxRecorded {
+			return nil, fmt.Errorf("sim: request body of more than %d octets", maxRecorded)
+		}
 		body = b
+		req = req.Clone(req.Context()) // a RoundTripper must not modify the caller's request
 		req.Body = io.NopCloser(bytes.NewReader(b))
 	}
 	rq := Frame{Proto: ProtoHTTPS, From: t.ue, To: ASName, Message: req.Method + " " + req.URL.Path, Size: len(body),
@@ -73,8 +82,16 @@ func (t *tracingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		t.log.add(rq)
 		return nil, err
 	}
-	rbody, rerr := io.ReadAll(resp.Body)
+	rbody, rerr := io.ReadAll(io.LimitReader(resp.Body, maxRecorded+1))
 	resp.Body.Close()
+	if rerr == nil && len(rbody) > maxRecorded {
+		rerr = fmt.Errorf("sim: response body of more than %d octets", maxRecorded)
+	}
+	if rerr != nil {
+		rq.Dropped = "response body unreadable: " + rerr.Error()
+		t.log.add(rq)
+		return nil, rerr
+	}
 	resp.Body = io.NopCloser(bytes.NewReader(rbody))
 	rs := Frame{Proto: ProtoHTTPS, From: ASName, To: t.ue, Message: resp.Status, Size: len(rbody),
 		Fields: responseFields(resp, rbody), Rejected: resp.StatusCode >= 400}
@@ -83,11 +100,8 @@ func (t *tracingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		rs.Rejected = false
 		rs.Fields["note"] = "end of the status list walk"
 	}
-	if rerr != nil {
-		rs.Dropped = "response body cut: " + rerr.Error()
-	}
 	t.log.add(rq, rs)
-	return resp, rerr
+	return resp, nil
 }
 
 func (l *httpLog) add(fs ...Frame) {

@@ -3,9 +3,11 @@ package sim
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -44,24 +46,40 @@ func (res *Result) WriteDir(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "trace.jsonl"), []byte(tr.String()), 0o644); err != nil {
 		return err
 	}
-	if len(res.Keys) > 0 {
-		// Key material: readable by the owner only.
-		var kl strings.Builder
-		enc := json.NewEncoder(&kl)
-		for _, k := range res.Keys {
-			if err := enc.Encode(k); err != nil {
-				return err
-			}
-		}
-		path := filepath.Join(dir, "keys.jsonl")
-		if err := os.WriteFile(path, []byte(kl.String()), 0o600); err != nil {
-			return err
-		}
-		if err := os.Chmod(path, 0o600); err != nil { // an older file keeps its mode
+	if err := res.writeKeys(filepath.Join(dir, "keys.jsonl")); err != nil {
+		return err
+	}
+	return res.writeHTML(filepath.Join(dir, "sequence.html"))
+}
+
+// writeKeys writes res.Keys into a new file at path, readable by its owner
+// only. An older file there is removed first, whatever its mode or owner,
+// so no key lands in a file others can read and no stale keys stay next
+// to a trace without them.
+func (res *Result) writeKeys(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if len(res.Keys) == 0 {
+		return nil
+	}
+	var kl strings.Builder
+	enc := json.NewEncoder(&kl)
+	for _, k := range res.Keys {
+		if err := enc.Encode(k); err != nil {
 			return err
 		}
 	}
-	return res.writeHTML(filepath.Join(dir, "sequence.html"))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(kl.String()); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
 }
 
 // counts returns the number of PC5 frames and of HTTPS messages.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prosesec/prosesec/pc5/link"
 	"github.com/prosesec/prosesec/pc5/sec"
 )
 
@@ -212,5 +213,56 @@ func TestDebugKeysDecryptTheTrace(t *testing.T) {
 	}
 	if macs == 0 || packets == 0 {
 		t.Fatalf("checked %d SMC MACs and %d packets, want some of each", macs, packets)
+	}
+}
+
+// TestProtectionField: the trace names what the air saw, null algorithms
+// and bearers without ciphering or integrity included.
+func TestProtectionField(t *testing.T) {
+	for _, tc := range []struct {
+		p    link.TracedPDU
+		want string
+	}{
+		{link.TracedPDU{Ciphered: true, CipherAlg: sec.NEA2, Integrity: true, IntegrityAlg: sec.NIA2}, "integrity, ciphering"},
+		{link.TracedPDU{Ciphered: false, CipherAlg: sec.NEA2, Integrity: true, IntegrityAlg: sec.NIA2}, "integrity"},
+		{link.TracedPDU{Ciphered: true, CipherAlg: sec.NEA0, Integrity: true, IntegrityAlg: sec.NIA1}, "integrity, ciphering with 128-NEA0 (null: plaintext on the air)"},
+		{link.TracedPDU{Ciphered: true, CipherAlg: sec.NEA1, Integrity: true, IntegrityAlg: sec.NIA0}, "integrity with 128-NIA0 (null), ciphering"},
+		{link.TracedPDU{Ciphered: true, CipherAlg: sec.NEA1}, "no integrity, ciphering"},
+	} {
+		if got := protection(tc.p); got != tc.want {
+			t.Errorf("protection(%+v) = %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}
+
+// TestKeysFileReplaced: keys never land in an older, readable keys.jsonl
+// (it is replaced by a new 0600 file), and a result without keys removes a
+// stale one.
+func TestKeysFileReplaced(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keys.jsonl")
+	if err := os.WriteFile(path, []byte("old\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	res := &Result{Keys: []KeyRecord{{Run: "r", UE: "u", KNRPSessID: "0102", NRPEK: "00", NRPIK: "00"}}}
+	if err := res.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if st.Mode().Perm() != 0o600 || bytes.Contains(b, []byte("old")) || !bytes.Contains(b, []byte(`"knrp_sess_id":"0102"`)) {
+		t.Fatalf("keys.jsonl mode %v, content %q", st.Mode().Perm(), b)
+	}
+	if err := (&Result{}).WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("stale keys.jsonl kept (%v)", err)
 	}
 }

@@ -88,15 +88,20 @@ type Config struct {
 	// plaintext it carries, before the PDU leaves the link. It lets a
 	// simulator or a debugging shell that sees only PDUs on the medium name
 	// and decode protected messages. Whoever sets it sees everything the
-	// link protects: for traces and tests only. The slices are valid only
-	// during the call.
+	// link protects: for traces and tests only. The slices are the link's
+	// own buffers (kept for retransmissions and transcripts): valid only
+	// during the call, and never to be modified.
 	TracePDU func(TracedPDU)
 	// KeyLog, if set, receives the keys of every security context the link
 	// keys (establishment and rekeying): on the responder when it sends the
-	// SECURITY MODE COMMAND, on the initiator once that command's MAC-I
-	// verified. Like crypto/tls's Config.KeyLogWriter it exists to decrypt
-	// recorded traffic while debugging and defeats the link's security:
-	// never set it in production. The entry is the callee's to keep or wipe.
+	// SECURITY MODE COMMAND (before it has authenticated the initiator, so
+	// a REQUEST from anyone yields an entry), on the initiator when it sends
+	// the SECURITY MODE COMPLETE, after the command's MAC-I, the peer's
+	// token and signature (or, rekeying without re-authentication, KNRP)
+	// checked out. Like crypto/tls's Config.KeyLogWriter it exists to
+	// decrypt recorded traffic while debugging and defeats the link's
+	// security: never set it in production. The entry is the callee's to
+	// keep or wipe.
 	KeyLog func(KeyLogEntry)
 }
 
@@ -106,9 +111,14 @@ type TracedPDU struct {
 	PDU       []byte // the PDCP data PDU as it leaves the link
 	Plaintext []byte // the PC5-S message octets or the user-data payload
 	// Ciphered is false for the PDU of the SECURITY MODE COMMAND, which is
-	// integrity-protected only; otherwise the context's ciphering
-	// algorithm applies (128-NEA0 included).
-	Ciphered bool
+	// integrity-protected only, and on a bearer set up without ciphering;
+	// otherwise CipherAlg ciphered it (128-NEA0, the null algorithm,
+	// included). Integrity likewise says whether IntegrityAlg computed a
+	// MAC-I.
+	Ciphered     bool
+	CipherAlg    sec.CipherAlg
+	Integrity    bool
+	IntegrityAlg sec.IntegrityAlg
 }
 
 // KeyLogEntry is the key material of one security context (Config.KeyLog):

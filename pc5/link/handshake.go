@@ -385,6 +385,10 @@ func (l *Link) processCommand(h *handshake, pdu []byte, p peerCheck) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
+	// A MAC-I that verifies proves only that the sender answered this
+	// request: the keys are logged once the peer is authenticated too,
+	// right before the COMPLETE is protected under them.
+	defer v.kl.wipe()
 	if h.rekey && h.reauth && !l.fromPeer(h, v) {
 		v.ctx.Wipe()
 		v.knrp.Wipe()
@@ -450,6 +454,7 @@ func (l *Link) processCommand(h *handshake, pdu []byte, p peerCheck) ([]byte, er
 	if err != nil {
 		return nil, failWrap(msg.CauseProtocolErrorUnspecified, ErrProtocol, "SECURITY MODE COMPLETE", err)
 	}
+	l.logKeys(v.kl)
 	out, err := l.protect(h.ctx, nil, lcidSRB1, octets, true)
 	if err != nil {
 		return nil, failWrap(msg.CauseProtocolErrorUnspecified, ErrProtocol, "protecting the SECURITY MODE COMPLETE", err)
@@ -486,6 +491,7 @@ type verifiedCommand struct {
 	fields []byte // SMCFIELDS (new KNRP only)
 	knrp   sec.KNRP
 	ctx    *sec.Context
+	kl     *KeyLogEntry // ctx's keys when Config.KeyLog is set
 }
 
 // verifyCommand runs every check of the SMC up to and including its MAC-I,
@@ -562,8 +568,7 @@ func (l *Link) verifyCommand(h *handshake, pdu []byte) (*verifiedCommand, error)
 		kl.wipe()
 		return pre(failWrap(msg.CauseIntegrityFailure, ErrIntegrity, "SECURITY MODE COMMAND", err))
 	}
-	l.logKeys(kl) // only a context whose SMC verified
-	v.ctx = ctx
+	v.ctx, v.kl = ctx, kl // logged by processCommand once the peer is authenticated
 	return v, nil
 }
 

@@ -501,7 +501,9 @@ func (l *Link) protect(ctx *sec.Context, dst []byte, lcid uint8, octets []byte, 
 		out, err = ctx.ProtectNoCipher(dst, lcid, octets)
 	}
 	if err == nil && l.cfg.TracePDU != nil {
-		l.cfg.TracePDU(TracedPDU{LCID: lcid, PDU: out[len(dst):], Plaintext: octets, Ciphered: cipher})
+		ea, ciphered, ia, integrity := ctx.Protection(lcid)
+		l.cfg.TracePDU(TracedPDU{LCID: lcid, PDU: out[len(dst):], Plaintext: octets,
+			Ciphered: cipher && ciphered, CipherAlg: ea, Integrity: integrity, IntegrityAlg: ia})
 	}
 	return out, err
 }

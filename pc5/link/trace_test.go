@@ -184,3 +184,28 @@ func TestKeyLogNotForAForgedCommand(t *testing.T) {
 		t.Fatalf("%d key log entries after a forged SECURITY MODE COMMAND, want 0", len(ts.keys))
 	}
 }
+
+// TestKeyLogNotForAnUnauthorizedPeer: an SMC whose MAC-I verifies (the
+// responder answered this very REQUEST with its own key share) but whose
+// token fails the initiator's checks keys nothing worth logging: the
+// initiator rejects it and logs no entry.
+func TestKeyLogNotForAnUnauthorizedPeer(t *testing.T) {
+	w := newWorld(t, 43)
+	s := w.newParty(nameSource, msg.SignatureECDSAP256SHA256, token.RoleUse, 1)
+	r := w.newParty(nameRelay, msg.SignatureECDSAP256SHA256, token.RoleUse, 2) // not allowed to serve
+	var ts, tr tracedSide
+	ts.hook(s.cfg)
+	tr.hook(r.cfg)
+	pr := newPair(t, s.cfg, r.cfg, initiatorPolicy(), responderPolicy())
+	pr.handshake()
+	rej, ok := findEvent[Rejected](pr.ev[0])
+	if !ok || rej.Cause != msg.CauseRequiredServiceNotAllowed {
+		t.Fatalf("initiator events %v, want a rejection with #11", pr.ev[0])
+	}
+	if len(ts.keys) != 0 {
+		t.Fatalf("the initiator logged %d key entries for a peer it rejected, want 0", len(ts.keys))
+	}
+	if len(tr.keys) != 1 {
+		t.Fatalf("the responder logged %d key entries, want 1 (it logs when it sends the SMC)", len(tr.keys))
+	}
+}

@@ -153,6 +153,8 @@ func (bc BearerConfig) validate() error {
 // A Context is not safe for concurrent use.
 type Context struct {
 	id      KNRPSessID
+	ea      CipherAlg
+	ia      IntegrityAlg
 	txDir   Direction
 	rxDir   Direction
 	cipher  Cipher
@@ -196,6 +198,8 @@ func NewContext(cfg Config) (*Context, error) {
 	}
 	c := &Context{
 		id:      cfg.SessID,
+		ea:      cfg.CipherAlg,
+		ia:      cfg.IntegrityAlg,
 		txDir:   DirectionResponder,
 		rxDir:   DirectionInitiator,
 		cipher:  ciph,
@@ -234,6 +238,19 @@ func NewContext(cfg Config) (*Context, error) {
 
 // KNRPSessID returns the KNRP-sess ID of the context.
 func (c *Context) KNRPSessID() KNRPSessID { return c.id }
+
+// Protection says what Protect applies on bearer: the ciphering
+// algorithm, or ok false when the bearer is not ciphered, and the
+// integrity algorithm, or ok false without integrity protection (a bearer
+// out of range reports neither). For traces; ProtectNoCipher never
+// ciphers.
+func (c *Context) Protection(bearer uint8) (ea CipherAlg, ciphered bool, ia IntegrityAlg, integrity bool) {
+	if bearer == 0 || bearer > MaxBearer {
+		return 0, false, 0, false
+	}
+	b := &c.bearers[bearer]
+	return c.ea, b.ciphering, c.ia, b.integrity
+}
 
 // NeedsRekey reports whether some bearer has used RekeyThreshold COUNT
 // values (COUNT 0..RekeyThreshold−1) in either direction. The link layer

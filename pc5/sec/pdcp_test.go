@@ -653,3 +653,23 @@ func TestZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestProtection: Protection reports the selected algorithms and each
+// bearer's configured protection.
+func TestProtection(t *testing.T) {
+	c, _ := newPair(t, NEA3, NIA2, func(cfg *Config) {
+		cfg.Bearers = map[uint8]BearerConfig{4: {NoCiphering: true}, 5: {NoIntegrity: true}}
+	})
+	for _, tc := range []struct {
+		bearer          uint8
+		ciphered, integ bool
+	}{{1, true, true}, {4, false, true}, {5, true, false}} {
+		ea, ciphered, ia, integ := c.Protection(tc.bearer)
+		if ea != NEA3 || ia != NIA2 || ciphered != tc.ciphered || integ != tc.integ {
+			t.Errorf("bearer %d: %v %v %v %v", tc.bearer, ea, ciphered, ia, integ)
+		}
+	}
+	if _, ciphered, _, integ := c.Protection(0); ciphered || integ {
+		t.Error("bearer 0 reports protection")
+	}
+}
