@@ -126,7 +126,7 @@ func (r *runner) lane(run, name string, rank int) {
 		r.res.lanes = map[string]map[string]int{}
 	}
 	if r.res.lanes[run] == nil {
-		r.res.lanes[run] = map[string]int{"broadcast": 1}
+		r.res.lanes[run] = map[string]int{}
 	}
 	r.res.lanes[run][name] = rank
 }

@@ -242,15 +242,31 @@ func (r *pc5Run) trace(ev medium.TraceEvent) {
 	} else if f.To == "" {
 		f.To = fmt.Sprintf("%06x", uint32(ev.To))
 	}
-	f.Message, f.Fields, f.Rejected = describeWith(r.pdus, ev.Frame)
+	narrate := r.log != nil && (f.LCID < 4 || f.LCID == discovery.LCIDDiscovery)
 	if ev.Kind == medium.TraceDrop {
-		f.Dropped = fmt.Sprint(ev.Reason)
+		reason := fmt.Sprint(ev.Reason)
+		// The medium decides a unicast frame's fate as it is sent: its
+		// drop follows its send at once and marks that entry, so a lost
+		// frame is one entry. A broadcast frame's lost copies are entries
+		// of their own, one per receiver that missed it.
+		if n := len(r.frames); ev.Frame.Dst != medium.Broadcast && n > 0 {
+			if last := &r.frames[n-1]; last.Dropped == "" && last.From == f.From && last.To == f.To &&
+				last.T == f.T && last.LCID == f.LCID && last.Size == f.Size {
+				last.Dropped = reason
+				if narrate {
+					fmt.Fprintf(r.log, "      %9s  (lost on the air: %s)\n", "", reason)
+				}
+				return
+			}
+		}
+		f.Dropped = reason
 	}
+	f.Message, f.Fields, f.Rejected = describeWith(r.pdus, ev.Frame)
 	r.frames = append(r.frames, f)
-	if r.log != nil && (f.LCID < 4 || f.LCID == discovery.LCIDDiscovery) {
+	if narrate {
 		note := ""
 		if f.Dropped != "" {
-			note = " DROPPED (" + f.Dropped + ")"
+			note = " copy lost (" + f.Dropped + ")"
 		}
 		fmt.Fprintf(r.log, "      t=%7.3fs  %-18s -> %-18s %s (LCID %d, %d octets)%s\n", f.T, f.From, f.To, f.Message, f.LCID, f.Size, note)
 	}

@@ -22,13 +22,16 @@ func (res *Result) WriteDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	pc5, https := res.counts()
 	summary := struct {
 		Seed   uint64   `json:"seed"`
 		Passed bool     `json:"passed"`
 		Checks []Check  `json:"checks"`
 		Runs   []string `json:"runs"`
-		Frames int      `json:"frames"`
-	}{res.Seed, !res.Failed(), res.Checks, res.Runs, len(res.Frames)}
+		Frames int      `json:"frames"` // entries of trace.jsonl
+		PC5    int      `json:"pc5_frames"`
+		HTTPS  int      `json:"https_messages"`
+	}{res.Seed, !res.Failed(), res.Checks, res.Runs, len(res.Frames), pc5, https}
 	b, err := json.MarshalIndent(summary, "", "  ")
 	if err != nil {
 		return err
@@ -104,7 +107,7 @@ func (res *Result) writeHTML(path string) error {
 	w := bufio.NewWriter(f)
 	fmt.Fprint(w, `<!DOCTYPE html><html><head><meta charset="utf-8"><title>prose-sim sequence</title>
 <style>body{font-family:sans-serif;margin:1em}svg text{font-size:11px;font-family:monospace}
-line.rej{stroke:#c00}circle.rej,text.rej{fill:#c00}.drop{stroke:#999;stroke-dasharray:4}.pass{color:#070}.fail{color:#c00;font-weight:bold}
+line.rej{stroke:#c00}circle.rej,text.rej{fill:#c00}.drop{stroke:#999;stroke-dasharray:4}circle.drop{fill:#fff;stroke-dasharray:none}.pass{color:#070}.fail{color:#c00;font-weight:bold}
 summary h2{display:inline}summary{cursor:pointer;margin:1em 0}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}</style></head><body>
 <h1>prose-sim message sequence</h1>
 `)
@@ -190,10 +193,17 @@ summary h2{display:inline}summary{cursor:pointer;margin:1em 0}table{border-colla
 				cls = ` class="drop"`
 			}
 			x1, x2 := x[fr.From], x[fr.To]
-			head := x2 - 6
-			if x2 < x1 {
-				head = x2 + 6
+			// The dot marks delivery; a lost frame's line stops short of
+			// the receiver at a hollow dot.
+			off := 6
+			if fr.Dropped != "" {
+				off = 24
 			}
+			head := x2 - off
+			if x2 < x1 {
+				head = x2 + off
+			}
+			x2 = head
 			// PC5-S names without their common prefix, to fit between
 			// lanes (the tooltip has the full name).
 			label := fmt.Sprintf("%s (LCID %d, %d B)", strings.TrimPrefix(fr.Message, "PROSE DIRECT LINK "), fr.LCID, fr.Size)
@@ -249,6 +259,9 @@ func tooltip(fr Frame) string {
 // the roles a run declared (known), else by the names.
 func orderLanes(l []string, known map[string]int) {
 	rank := func(n string) int {
+		if n == "broadcast" {
+			return 1 << 20 // rightmost: arrows to it leave every lane the same way
+		}
 		if r, ok := known[n]; ok {
 			return r
 		}

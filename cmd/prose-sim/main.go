@@ -73,6 +73,15 @@ Examples:
   prose-sim --scenario cmd/prose-sim/examples/token-attacks.yaml
   prose-sim --scenario cmd/prose-sim/examples/lossy-radio.yaml    # a world of its own (docs/scenarios.md)
 
+Shipped scenarios (cmd/prose-sim/examples/):
+  default.yaml, token-attacks.yaml, relay-attacks.yaml, pairs.yaml    tune the default scenario
+  attackers.yaml              a world with every attacker move
+  clock-skew.yaml             clock skew within and beyond the verifier leeway
+  expiry-and-revocation.yaml  token expiry and revocation, offline
+  key-rotation.yaml           AS key rotations between provisioning steps
+  lossy-radio.yaml            15 %% loss, delay and jitter; handshakes survive by retransmission
+  out-of-range.yaml           radio range and positions; discovery fails without a reachable relay
+
 Scale mode (instead of the scenario): N end UEs in N/2 source/target pairs
 and M relays, registered and provisioned by the AS, then linked offline
 (hop 1 + hop 2 established, IP packets both ways), one cell per relay:
@@ -80,8 +89,10 @@ and M relays, registered and provisioned by the AS, then linked offline
   prose-sim --ues 40 --relays 4 --packets 3 --out /tmp/scale
   prose-sim --ues 2000 --relays 20 --max-wall 60s     # check fails if slower
 
-Attacks (names for a scenario file's "attacks" list):
+Attacks of the default scenario (names for a scenario file's "attacks" list):
   %s
+A world's attackers also have the moves impersonate, tamper and replay-captured
+(docs/scenarios.md).
 
 Flags:
 `
@@ -100,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 1, "seed of the PC5 randomness (nonces, ephemeral keys, medium)")
 	out := fs.String("out", "", "directory for summary.json, trace.jsonl and sequence.html")
 	quiet := fs.Bool("quiet", false, "print the summary table only")
-	packets := fs.Int("packets", 5, "IP packets sent each way through the relay (scale mode: per pair, default 1)")
+	packets := fs.Int("packets", 5, "IP packets sent each way through the relay; replaces a scenario file's top-level packets, not a session's own (scale mode: per pair, 1 unless set)")
 	pairs := fs.Int("pairs", 1, fmt.Sprintf("source/target pairs; above 1 adds a scale run with that many pairs through the relay (at most %d)", sim.MaxPairs))
 	scenario := fs.String("scenario", "", "YAML scenario file: tunes the default scenario (seed, packets, pairs, attacks) or, with ues, describes a world (docs/scenarios.md; see examples/); flags win over it")
 	nUEs := fs.Int("ues", 0, "scale mode: number of end UEs (even, at least 2 per relay), instead of the scenario")
@@ -108,14 +119,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	workers := fs.Int("workers", 32, "scale mode: concurrent registrations and provisionings")
 	maxWall := fs.Duration("max-wall", 0, "scale mode: add a check that the three phases took at most this long (0: none)")
 	debugKeys := fs.Bool("debug-keys", false, "with --out: also write every PC5 frame's octets (hex) into trace.jsonl and the keys of every security context (NRPEK, NRPIK) into keys.jsonl (0600), to decrypt the trace with another implementation; exposes everything the links protect")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, usage, strings.Join(sim.AttackNames, ", "))
-		fs.PrintDefaults()
-	}
+	// The whole usage for --help; after a bad flag the flag package's
+	// one-line error and a pointer to --help.
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, usage, strings.Join(sim.AttackNames, ", "))
+			fs.PrintDefaults()
 			return 0
 		}
+		fmt.Fprintln(stderr, "run 'prose-sim --help' for the flags and examples")
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -131,6 +144,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if set["packets"] && *packets < 1 {
 		fmt.Fprintf(stderr, "prose-sim: --packets %d: want at least 1\n", *packets)
 		return 2
+	}
+	if set["pairs"] && (*pairs < 1 || *pairs > sim.MaxPairs) {
+		fmt.Fprintf(stderr, "prose-sim: --pairs %d: want 1 to %d\n", *pairs, sim.MaxPairs)
+		return 2
+	}
+	if *out != "" {
+		// Before the run, not after it: a bad --out fails at once.
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			fmt.Fprintf(stderr, "prose-sim: --out: %v\n", err)
+			return 2
+		}
 	}
 	if set["ues"] || set["relays"] {
 		return runScaleMode(scaleFlags{
@@ -156,6 +180,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		sc.Apply(&opt, set)
+		if opt.World != nil && set["pairs"] {
+			fmt.Fprintf(stderr, "prose-sim: --pairs does not apply to %s: its sessions say which UEs link (docs/scenarios.md)\n", *scenario)
+			return 2
+		}
 		if sc.Description != "" {
 			fmt.Fprintf(log, "Scenario %s: %s\n", *scenario, sc.Description)
 		}

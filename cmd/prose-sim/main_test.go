@@ -133,8 +133,43 @@ func TestHelp(t *testing.T) {
 	if !strings.Contains(stderr.String(), "Examples:") || !strings.Contains(stderr.String(), "-seed") || !strings.Contains(stderr.String(), strings.Join(sim.AttackNames, ", ")) {
 		t.Fatalf("help:\n%s", stderr.String())
 	}
+	examples, err := filepath.Glob(filepath.Join("examples", "*.yaml"))
+	if err != nil || len(examples) == 0 {
+		t.Fatalf("examples: %v %v", examples, err)
+	}
+	for _, e := range examples {
+		if !strings.Contains(stderr.String(), filepath.Base(e)) {
+			t.Errorf("--help does not name the shipped example %s", filepath.Base(e))
+		}
+	}
 	if rc := run([]string{"extra"}, &stdout, &stderr); rc != 2 {
 		t.Fatalf("rc %d for a stray argument", rc)
+	}
+	// Usage errors are short and fail before anything runs.
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus"}, "run 'prose-sim --help'"},
+		{[]string{"--pairs", "0"}, "--pairs 0: want 1 to"},
+		{[]string{"--pairs", "65"}, "--pairs 65: want 1 to"},
+		{[]string{"--quiet", "--out", file}, "--out: mkdir"},
+		{[]string{"--scenario", filepath.Join("examples", "lossy-radio.yaml"), "--pairs", "3"}, "--pairs does not apply to"},
+		{[]string{"--debug-keys"}, "--debug-keys needs --out"},
+		{[]string{"--ues", "4", "--debug-keys", "--out", t.TempDir()}, "--debug-keys does not apply to scale mode"},
+	} {
+		stdout.Reset()
+		stderr.Reset()
+		if rc := run(tc.args, &stdout, &stderr); rc != 2 || !strings.Contains(stderr.String(), tc.want) || strings.Contains(stderr.String(), "Examples:") {
+			t.Errorf("%v: rc %d, stderr %q; want 2 and %q", tc.args, rc, stderr.String(), tc.want)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("%v: ran before failing:\n%s", tc.args, stdout.String())
+		}
 	}
 	stderr.Reset()
 	for _, n := range []string{"-1", "0"} {
