@@ -188,18 +188,122 @@ func LoadScenario(path string) (*Scenario, error) {
 	return s, nil
 }
 
-// ParseScenario parses and checks a scenario (see LoadScenario).
+// ParseScenario parses and checks a scenario (see LoadScenario). The file
+// is one YAML document holding a mapping; every value must have the type
+// of its field (yaml.v3 alone would truncate 1.5 into an integer field).
 func ParseScenario(b []byte) (*Scenario, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return nil, errors.New("empty scenario: give at least one field (docs/scenarios.md)")
+	} else if err != nil {
+		return nil, err
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("line %d: a second YAML document: a scenario is one document", more.Line)
+	}
+	if err := checkTypes(doc.Content[0], reflect.TypeFor[Scenario](), ""); err != nil {
+		return nil, err
+	}
+	dec = yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	var s Scenario
-	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(&s); err != nil {
 		return nil, explainYAML(err)
 	}
 	if err := s.compile(); err != nil {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// checkTypes walks a YAML node along the Go type it decodes into and
+// refuses, naming the field, a value of another kind: a non-integer for an
+// integer, a scalar for a list or a mapping, and so on. Fields held as
+// yaml.Node are checked where they are decoded (strictDecode).
+func checkTypes(n *yaml.Node, t reflect.Type, path string) error {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	name := path
+	if name == "" {
+		name = "the top level"
+	}
+	want := func(what string) error {
+		found := n.Tag
+		if n.Kind == yaml.ScalarNode {
+			found = fmt.Sprintf("%s %q", n.Tag, n.Value)
+		}
+		return fmt.Errorf("line %d: %s: want %s, found %s", n.Line, name, what, found)
+	}
+	if t == reflect.TypeFor[yaml.Node]() || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return want("a mapping")
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			for j := range t.NumField() {
+				if tag, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ","); tag == key {
+					if err := checkTypes(n.Content[i+1], t.Field(j).Type, join(path, key)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return want("a mapping")
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkTypes(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return want("a list")
+		}
+		for i, c := range n.Content {
+			if err := checkTypes(c, t.Elem(), fmt.Sprintf("%s[%d]", name, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Int, reflect.Int64, reflect.Uint64:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			return want("an integer")
+		}
+	case reflect.Float64:
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
+			return want("a number")
+		}
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			return want("true or false")
+		}
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			return want("a single value")
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 // World returns the custom world of the file (nil for a file that tunes

@@ -182,8 +182,8 @@ func checkPos(field string, p []float64) error {
 func parseCause(field string, n *yaml.Node) (msg.Cause, error) {
 	v := strings.TrimPrefix(strings.TrimSpace(n.Value), "#")
 	if i, err := strconv.Atoi(v); err == nil {
-		if i < 0 || i > 255 {
-			return 0, fmt.Errorf("%s: %d is not a PC5 cause (want 0..255 or a name such as authentication_failure)", field, i)
+		if i < 0 || i > 255 || strings.HasSuffix(msg.Cause(i).String(), "(unknown cause)") {
+			return 0, fmt.Errorf("%s: %d is not a PC5 cause of pc5/msg (want a known number or a name such as authentication_failure)", field, i)
 		}
 		return msg.Cause(i), nil
 	}
@@ -218,6 +218,9 @@ func strictDecode(field string, n *yaml.Node, v any, typeName string) error {
 		if k := n.Content[i].Value; !slices.Contains(known, k) {
 			return fmt.Errorf("%s: line %d: unknown field %q (known: %s)", field, n.Content[i].Line, k, strings.Join(known, ", "))
 		}
+	}
+	if err := checkTypes(n, yt.t, field); err != nil {
+		return err
 	}
 	if err := n.Decode(v); err != nil {
 		return fmt.Errorf("%s: %v", field, err)
@@ -293,6 +296,16 @@ func (s *Scenario) compile() error {
 		} {
 			if set {
 				return fmt.Errorf("%s: a world field needs ues (the UEs of the world)", f)
+			}
+		}
+		if s.Pairs < 0 || s.Pairs > MaxPairs {
+			return fmt.Errorf("pairs: %d: want 1 to %d", s.Pairs, MaxPairs)
+		}
+		if s.Attacks != nil {
+			for i, a := range *s.Attacks {
+				if !slices.Contains(AttackNames, a) {
+					return fmt.Errorf("attacks[%d]: %q is unknown (want one of %s)", i, a, strings.Join(AttackNames, ", "))
+				}
 			}
 		}
 		return nil

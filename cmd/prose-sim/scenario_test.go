@@ -294,6 +294,19 @@ func TestScenarioErrors(t *testing.T) {
 		{"packets 0 in a world", "packets: 0\n" + world + sess, "packets: 0: want at least 1"},
 		{"negative packets", "packets: -2\n" + world + sess, "packets: -2: want at least 1"},
 		{"bad offline outcome", world + sess + "expect: {offline_start: {a: happy}}\n", `expect.offline_start.a: "happy" is unknown (want one of opens, token_expired`},
+		{"fractional seed", "seed: 1.5\n", `line 1: seed: want an integer, found !!float "1.5"`},
+		{"quoted seed", "seed: \"7\"\n", `line 1: seed: want an integer, found !!str "7"`},
+		{"fractional packets", "packets: 2.5\n", `packets: want an integer`},
+		{"ues not a list", "ues: 5\n", `line 1: ues: want a list, found !!int "5"`},
+		{"position not a number", "radio: {range: 10}\nues: [{name: a, position: [0, x]}, {name: b, position: [1, 1]}]\n" + sess, `ues[0].position[1]: want a number, found !!str "x"`},
+		{"fractional delivered", world + "sessions: [{from: a, to: b, expect: {delivered: 1.5}}]\n", `sessions[0].expect.delivered: want an integer`},
+		{"unknown cause number", world + "sessions: [{from: a, to: b, expect: {outcome: rejected, cause: \"#99\"}}]\n", `sessions[0].expect.cause: 99 is not a PC5 cause of pc5/msg`},
+		{"empty file", "", "empty scenario: give at least one field"},
+		{"only a comment", "# nothing\n", "empty scenario"},
+		{"two documents", "seed: 3\n---\nseed: 4\n", "a second YAML document: a scenario is one document"},
+		{"not a mapping", "- 1\n", "the top level: want a mapping"},
+		{"unknown attack", "attacks: [forged, teleport]\n", `attacks[1]: "teleport" is unknown (want one of forged, expired`},
+		{"too many pairs", "pairs: 65\n", "pairs: 65: want 1 to 64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := sim.ParseScenario([]byte(tc.body))
