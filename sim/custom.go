@@ -392,7 +392,7 @@ func describeExpect(e outcomeExpect, packets int) string {
 		}
 		return who
 	case outTimeout:
-		return "handshake times out (T5080), no link"
+		return "the source gives up when a timer runs out (T5080 or the security mode timer), no link"
 	case outNoRelay:
 		return "no relay found with the target reachable"
 	case outNoLink:

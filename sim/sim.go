@@ -371,7 +371,7 @@ func (r *runner) run(ctx context.Context) error {
 		{name: "relay not authorized to serve this RSC", expect: local(msg.CauseRequiredServiceNotAllowed, token.ErrScopeNotGranted),
 			expected: "source rejects the relay: #11 required service not allowed (token: scope not granted)", relay: ptr(cfg(u.relayOtherRSC.name, bundles[u.relayOtherRSC.name]))},
 		{name: "capabilities stripped from the REQUEST (bidding down)", expect: timedOut,
-			expected: "SMC fails integrity at the source, discarded; handshake times out (T5080)", tamper: stripCapabilities},
+			expected: "SMC fails integrity at the source, discarded; the source gives up when T5080 runs out", tamper: stripCapabilities},
 	}
 	for i, a := range attacks {
 		if r.opt.Attacks != nil && !slices.Contains(r.opt.Attacks, AttackNames[i]) {
@@ -614,14 +614,21 @@ func describeEnd(s *endUE) string {
 	if !ok {
 		return "no outcome"
 	}
+	if errors.Is(rj.Err, link.ErrTimeout) {
+		// A supervision timer ran out: nothing was received, and the
+		// source sends no REJECT; the cause is the one it records.
+		why := rj.Err.Error()
+		if _, after, ok := strings.Cut(why, strings.TrimPrefix(link.ErrTimeout.Error(), "pc5/link: ")+": "); ok {
+			why = after
+		}
+		return fmt.Sprintf("source gave up: %v (%s; no REJECT on the air)", rj.Cause, why)
+	}
 	who := "source rejected"
 	if rj.Remote {
 		who = "rejected by the relay"
 	}
 	d := fmt.Sprintf("%s: %v", who, rj.Cause)
 	switch {
-	case errors.Is(rj.Err, link.ErrTimeout):
-		d += " (timeout)"
 	case !rj.Remote && errors.Is(rj.Err, token.ErrScopeNotGranted):
 		d += " (" + token.ErrScopeNotGranted.Error() + ")"
 	}
