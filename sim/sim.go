@@ -273,8 +273,13 @@ func (r *runner) run(ctx context.Context) error {
 		bundles[p.name] = b
 	}
 	_, err = open(u.expired)
-	r.check("offline", "offline start of "+u.expired.name, "refused: credentials expired", outcome(err, "cache opens"),
-		errors.Is(err, ue.ErrTokenExpired) || errors.Is(err, ue.ErrStatusListStale))
+	obs := outcome(err, "cache opens")
+	tokenExpired := !offline.Before(u.expired.cred.Token.Expiry)
+	if tokenExpired && err != nil && !errors.Is(err, ue.ErrTokenExpired) {
+		obs += fmt.Sprintf("; its token expired at %s", u.expired.cred.Token.Expiry.Format("15:04"))
+	}
+	r.check("offline", "offline start of "+u.expired.name, "refused: token and status list expired (provisioned 3 h early)", obs,
+		tokenExpired && (errors.Is(err, ue.ErrTokenExpired) || errors.Is(err, ue.ErrStatusListStale)))
 	// The revoked UE provisioned before its revocation: its own cache does
 	// not know, only its peers' caches do (the attack below).
 	_, err = open(u.revoked)
@@ -291,13 +296,14 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	// raw makes a party from a token and key directly, skipping Open (for
 	// attackers whose own cache refuses to open).
-	raw := func(name string, key crypto.Signer, tok []byte) party {
+	rawAs := func(name, userInfo string, key crypto.Signer, tok []byte) party {
 		salt++
 		return party{name: name, cfg: &link.Config{
-			LocalUserInfo: []byte(name), IdentityKey: key, Token: tok, TokenFormat: msg.TokenCWT,
+			LocalUserInfo: []byte(userInfo), IdentityKey: key, Token: tok, TokenFormat: msg.TokenCWT,
 			Verifier: verifier, Rand: seeded(r.opt.Seed, fmt.Sprintf("%s/%d", name, salt)),
 		}}
 	}
+	raw := func(name string, key crypto.Signer, tok []byte) party { return rawAs(name, name, key, tok) }
 	src := func() party { return cfg(SourceName, bundles[SourceName]) }
 	tgt := func() party { return cfg(TargetName, bundles[TargetName]) }
 	rel := func() party {
@@ -363,7 +369,7 @@ func (r *runner) run(ctx context.Context) error {
 		{name: "revoked token (status list bit set)", expect: remote(msg.CauseAuthenticationFailure), expected: auth,
 			src: raw(u.revoked.name, u.revoked.key, u.revoked.cred.Token.Raw), why: token.ErrRevoked},
 		{name: "token of another UE replayed (cnf mismatch)", expect: remote(msg.CauseAuthenticationFailure), expected: auth,
-			src: raw(SourceName, attacker, bundles[SourceName].Token)},
+			src: rawAs("attacker-as-"+SourceName, SourceName, attacker, bundles[SourceName].Token), tokenValid: true},
 		{name: "source token for another RSC", expect: remote(msg.CauseRequiredServiceNotAllowed),
 			expected: "rejected by the relay: #11 required service not allowed", src: cfg(u.otherRSC.name, bundles[u.otherRSC.name])},
 		{name: "relay presents a use token (wrong role)", expect: local(msg.CauseRequiredServiceNotAllowed, token.ErrScopeNotGranted),
@@ -668,6 +674,9 @@ type attack struct {
 	// why, if set, is the error the relay's offline verifier must give for
 	// the source's token (the cause on the air does not tell them apart).
 	why error
+	// tokenValid: the token itself verifies; the attack fails elsewhere
+	// (the signature is not made with the token's cnf key).
+	tokenValid bool
 }
 
 func (r *runner) attack(at time.Time, a attack, rel, tgt party) error {
@@ -710,6 +719,16 @@ func (r *runner) attack(at time.Time, a attack, rel, tgt party) error {
 		}
 		obs += fmt.Sprintf("; relay's verifier: %v", err)
 		ok = ok && errors.Is(err, a.why)
+	}
+	if a.tokenValid {
+		_, err := rel.cfg.Verifier.Verify(a.src.cfg.Token, token.CWT, run.clock.Now())
+		expected += "; relay's verifier: token valid (the attacker lacks its cnf key)"
+		if err == nil {
+			obs += "; relay's verifier: token valid"
+		} else {
+			obs += fmt.Sprintf("; relay's verifier: %v", err)
+		}
+		ok = ok && err == nil
 	}
 	r.check("attack", a.name, expected, obs, ok)
 	return nil
