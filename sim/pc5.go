@@ -163,9 +163,44 @@ type tamper func(f medium.Frame) medium.Frame
 type tamperCore struct {
 	node.Core
 	fn tamper
+	// seen records what the relay received instead of what was sent.
+	seen func(now time.Time, sent, got medium.Frame)
 }
 
-func (c tamperCore) HandleFrame(now time.Time, f medium.Frame) { c.Core.HandleFrame(now, c.fn(f)) }
+func (c tamperCore) HandleFrame(now time.Time, f medium.Frame) {
+	g := c.fn(f)
+	if c.seen != nil && !bytes.Equal(g.Payload, f.Payload) {
+		c.seen(now, f, g)
+	}
+	c.Core.HandleFrame(now, g)
+}
+
+// attackerOnAir is the sender of the trace entries that show a frame an
+// attacker rewrote in flight.
+const attackerOnAir = "attacker (on the air)"
+
+// rewritten adds to the trace the frame the relay received in place of the
+// one sent: the medium saw the original, so without it the attack would
+// not show in trace.jsonl and the chart.
+func (r *pc5Run) rewritten(relay string) func(now time.Time, sent, got medium.Frame) {
+	return func(now time.Time, sent, got medium.Frame) {
+		f := Frame{Run: r.name, T: now.Sub(r.start).Seconds(), Proto: ProtoPC5, From: attackerOnAir, To: relay,
+			LCID: got.LCID, Size: len(got.Payload)}
+		f.Message, f.Fields, f.Rejected = describeWith(r.pdus, got)
+		f.Message += " (rewritten in flight)"
+		if f.Fields == nil {
+			f.Fields = map[string]string{}
+		}
+		f.Fields["rewritten_from"] = r.names[sent.Src]
+		if r.debug {
+			f.Octets = hex.EncodeToString(got.Payload)
+		}
+		r.frames = append(r.frames, f)
+		if r.log != nil {
+			fmt.Fprintf(r.log, "      t=%7.3fs  %-18s -> %-18s %s (LCID %d, %d octets)\n", f.T, f.From, f.To, f.Message, f.LCID, f.Size)
+		}
+	}
+}
 
 // discCore multiplexes discovery (on discovery.LCIDDiscovery) with a PC5
 // core on one port: discovery frames go to handle, and what it answers is
@@ -389,7 +424,7 @@ func (r *pc5Run) addRelayAt(p party, id medium.L2ID, rscs []token.RSC, skew time
 		core = dc
 	}
 	if tm != nil {
-		core = tamperCore{Core: core, fn: tm}
+		core = tamperCore{Core: core, fn: tm, seen: r.rewritten(p.name)}
 	}
 	if skew != 0 {
 		core = skewCore{Core: core, skew: skew}
