@@ -62,22 +62,27 @@ func handshakeCommand() *command {
 			fs.StringVar(&s.format, "format", "cwt", "token `FORMAT` carried in the handshake: cwt or jwt")
 			fs.IntVar(&s.concurrency, "concurrency", 1, "goroutines (`N`, 1 to 256), each running handshakes back to back")
 			fs.DurationVar(&s.duration, "duration", 5*time.Second, "length of the run (`DURATION`, at most 10m)")
-			fs.Int64Var(&s.count, "count", 0, "cap on the handshakes of the run (`N`, at most 10000000); 0: no cap")
+			fs.Int64Var(&s.count, "count", 0, "cap on the handshakes of the run (`N`, 1 to 10000000); 0: the maximum, 10000000")
 			fs.BoolVar(&s.json, "json", false, "print the report as JSON instead of a Markdown table")
 			return func(ctx context.Context, e *env) error { return runHandshakes(ctx, e, s) }
 		},
 	}
 }
 
-func checkPC5Bounds(concurrency int, duration time.Duration, count int64) error {
+// checkPC5Bounds checks the bounds of a PC5 run and turns a count of 0
+// into the maximum, so that every run is bounded in count as well as time.
+func checkPC5Bounds(concurrency int, duration time.Duration, count *int64) error {
 	if concurrency < 1 || concurrency > maxPC5Concurrency {
 		return usagef("--concurrency %d: want 1 to %d", concurrency, maxPC5Concurrency)
 	}
 	if duration <= 0 || duration > maxDuration {
 		return usagef("--duration %v: want more than 0 and at most %v", duration, maxDuration)
 	}
-	if count < 0 || count > maxPC5Count {
-		return usagef("--count %d: want 0 (no cap) to %d", count, maxPC5Count)
+	if *count < 0 || *count > maxPC5Count {
+		return usagef("--count %d: want 0 (the maximum) to %d", *count, maxPC5Count)
+	}
+	if *count == 0 {
+		*count = maxPC5Count
 	}
 	return nil
 }
@@ -212,7 +217,7 @@ func runHandshakes(ctx context.Context, e *env, s *handshakeSettings) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPC5Bounds(s.concurrency, s.duration, s.count); err != nil {
+	if err := checkPC5Bounds(s.concurrency, s.duration, &s.count); err != nil {
 		return err
 	}
 	envInfo := environment(ctx, time.Now())
@@ -262,7 +267,7 @@ func runHandshakes(ctx context.Context, e *env, s *handshakeSettings) error {
 		p := pairs[k]
 		wg.Go(func() {
 			for !stopFlag.Load() {
-				if s.count > 0 && claimed.Add(1) > s.count {
+				if claimed.Add(1) > s.count {
 					reason.Store(stopRequests)
 					stopFlag.Store(true)
 					return

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHandshakeCommand(t *testing.T) {
@@ -85,6 +86,24 @@ func TestPC5Bounds(t *testing.T) {
 		code, _, errOut := runCLI(t, args...)
 		if code != exitUsage || !strings.Contains(errOut, "Usage:") {
 			t.Errorf("%s: exit %d (want 2), stderr %q", name, code, errOut)
+		}
+	}
+}
+
+// TestPC5CountZeroIsTheMaximum: --count 0 does not leave a run bounded by
+// time alone.
+func TestPC5CountZeroIsTheMaximum(t *testing.T) {
+	for _, in := range []int64{0, 1, maxPC5Count} {
+		n := in
+		if err := checkPC5Bounds(1, time.Second, &n); err != nil {
+			t.Fatalf("count %d: %v", in, err)
+		}
+		want := in
+		if in == 0 {
+			want = maxPC5Count
+		}
+		if n != want {
+			t.Errorf("count %d became %d, want %d", in, n, want)
 		}
 	}
 }

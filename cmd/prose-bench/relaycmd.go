@@ -78,7 +78,7 @@ func relayCommand() *command {
 			fs.IntVar(&s.size, "size", 1400, fmt.Sprintf("IPv6 packet size in `OCTETS` (%d to %d)", minPacket, maxPacket))
 			fs.StringVar(&s.suite, "suite", "p256-ecdsa", "Key_Est_Info `SUITE` of the handshakes: "+suiteFlagHelp())
 			fs.DurationVar(&s.duration, "duration", 5*time.Second, "length of the forwarding part (`DURATION`, at most 10m)")
-			fs.Int64Var(&s.count, "count", 0, "cap on the packets sent (`N`, at most 10000000); 0: no cap")
+			fs.Int64Var(&s.count, "count", 0, "cap on the packets sent (`N`, 1 to 10000000); 0: the maximum, 10000000")
 			fs.BoolVar(&s.json, "json", false, "print the report as JSON instead of a Markdown table")
 			return func(ctx context.Context, e *env) error { return runRelay(ctx, e, s) }
 		},
@@ -227,7 +227,7 @@ func runRelay(ctx context.Context, e *env, s *relaySettings) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPC5Bounds(1, s.duration, s.count); err != nil {
+	if err := checkPC5Bounds(1, s.duration, &s.count); err != nil {
 		return err
 	}
 	envInfo := environment(ctx, time.Now())
@@ -282,7 +282,7 @@ func (m *measure) more(ctx context.Context, sent int64) bool {
 	switch {
 	case ctx.Err() != nil:
 		m.stopReason = stopInterrupted
-	case m.maxCount > 0 && sent >= m.maxCount:
+	case sent >= m.maxCount:
 		m.stopReason = stopRequests
 	case !time.Now().Before(m.deadline):
 		m.stopReason = stopDuration
@@ -356,10 +356,7 @@ func relayMem(ctx context.Context, s *relaySettings, suite msg.Suite, rep *Relay
 	var serr error
 	m := startMeasure(s.duration, s.count)
 	for m.more(ctx, sent) {
-		k := int64(batch)
-		if s.count > 0 {
-			k = min(k, s.count-sent)
-		}
+		k := min(int64(batch), s.count-sent)
 		src.Do(func(time.Time) {
 			for range k {
 				if err := n.src.Send(rlLCID, pkt); err != nil && serr == nil {
@@ -480,10 +477,7 @@ nodes:
 		if rctx.Err() != nil {
 			break
 		}
-		k := int64(batch)
-		if s.count > 0 {
-			k = min(k, s.count-sent)
-		}
+		k := min(int64(batch), s.count-sent)
 		if err := call(func(time.Time) {
 			for range k {
 				if err := n.src.Send(rlLCID, pkt); err != nil && serr == nil {
