@@ -1,0 +1,84 @@
+//go:build unix
+
+package main
+
+// The rule for the PostgreSQL tests, checked by running this package's own
+// test binary again with a chosen environment: with PROSE_TEST_POSTGRES_DSN
+// set and the database unreachable they fail (with -short too), and they
+// skip (saying why) only when the variable is unset.
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+const pgDSNEnv = "PROSE_TEST_POSTGRES_DSN"
+
+// pgTests are this package's tests that need PostgreSQL.
+var pgTests = []string{"TestServePostgres", "TestCrashSafetyPostgres", "TestClusterFailover"}
+
+// runSelfPG runs this test binary for pgTests with PROSE_TEST_POSTGRES_DSN
+// set to dsn ("" leaves it unset), and returns its output and whether it
+// exited successfully. (The child's TestMain builds prose-as again, from
+// the build cache.)
+func runSelfPG(t *testing.T, dsn string, extra ...string) (string, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	run := "^(" + strings.Join(pgTests, "|") + ")$"
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=" + run, "-test.v", "-test.count=1"}, extra...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, pgDSNEnv+"=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if dsn != "" {
+		cmd.Env = append(cmd.Env, pgDSNEnv+"="+dsn)
+	}
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("%s -test.run=%s did not finish in 120s:\n%s", os.Args[0], run, out)
+	}
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatalf("running %s: %v", os.Args[0], err)
+	}
+	return string(out), err == nil
+}
+
+// TestUnreachableDatabaseFails: with the DSN naming a port nothing listens
+// on, every PostgreSQL test fails, none skips, even with -short.
+func TestUnreachableDatabaseFails(t *testing.T) {
+	out, ok := runSelfPG(t, "postgres://prose:prose@127.0.0.1:1/prose_test?sslmode=disable&connect_timeout=3", "-test.short")
+	if ok || strings.Contains(out, "--- SKIP") {
+		t.Errorf("with an unreachable database: exit ok=%v; want a failure and no skip; output:\n%s", ok, out)
+	}
+	for _, name := range pgTests {
+		if !strings.Contains(out, "--- FAIL: "+name+" ") {
+			t.Errorf("%s did not fail with an unreachable database:\n%s", name, out)
+		}
+	}
+	if n := strings.Count(out, "is unreachable"); n != len(pgTests) {
+		t.Errorf("%d failures say the database is unreachable, want %d:\n%s", n, len(pgTests), out)
+	}
+}
+
+// TestUnsetDatabaseSkips: without the variable every PostgreSQL test skips
+// with a message naming it.
+func TestUnsetDatabaseSkips(t *testing.T) {
+	out, ok := runSelfPG(t, "")
+	if !ok {
+		t.Fatalf("without a database the PostgreSQL tests did not pass (skip):\n%s", out)
+	}
+	for _, name := range pgTests {
+		if !strings.Contains(out, "--- SKIP: "+name+" ") {
+			t.Errorf("%s did not skip without %s:\n%s", name, pgDSNEnv, out)
+		}
+	}
+	if n := strings.Count(out, pgDSNEnv+" not set; see "); n != len(pgTests) {
+		t.Errorf("%d skip messages name %s, want %d:\n%s", n, pgDSNEnv, len(pgTests), out)
+	}
+}
