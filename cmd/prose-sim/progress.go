@@ -10,14 +10,27 @@ import (
 )
 
 // Progress display of scale mode, on stderr. On a terminal: one line
-// redrawn every tick (phase, bar, done/total, rate, ETA), ended with a
-// newline when the phase changes. Elsewhere (a file, a pipe, CI): a plain
+// redrawn every tick (phase, bar, done/total, rate in the phase's unit,
+// ETA), ended with a newline when the phase changes. Elsewhere (a file, a pipe, CI): a plain
 // line every plainEvery and one when a phase ends.
 const (
 	ttyEvery   = 200 * time.Millisecond
 	plainEvery = 5 * time.Second
 	barWidth   = 30
 )
+
+// phaseUnit is what the items of a phase of sim.Scale are, for the rates
+// shown: the link phase counts source/target pairs (two PC5 links each),
+// so its rate is pairs/s, half the links/s of the report.
+var phaseUnit = map[string]string{"register": "UEs", "provision": "UEs", "link": "pairs"}
+
+// unit is " UEs" for a known phase, "" for another.
+func unit(phase string) string {
+	if u, ok := phaseUnit[phase]; ok {
+		return " " + u
+	}
+	return ""
+}
 
 // snapshotter is what the display reads (sim.ScaleProgress).
 type snapshotter interface {
@@ -100,7 +113,7 @@ func (p *progressPrinter) onPhase(phase string, total int) {
 	if p.tty {
 		p.draw(p.line(now))
 	} else {
-		fmt.Fprintf(p.w, "prose-sim: %s: started, %d to do\n", phase, total)
+		fmt.Fprintf(p.w, "prose-sim: %s: started, %d%s to do\n", phase, total, unit(phase))
 	}
 }
 
@@ -140,7 +153,7 @@ func (p *progressPrinter) tick() {
 // end reports the current phase as ended.
 func (p *progressPrinter) end(now time.Time) {
 	el := now.Sub(p.start)
-	msg := fmt.Sprintf("%s: done, %d/%d in %v (%s)", p.phase, p.done, p.total, el.Round(time.Millisecond), perSecond(p.done, el))
+	msg := fmt.Sprintf("%s: done, %d/%d%s in %v (%s)", p.phase, p.done, p.total, unit(p.phase), el.Round(time.Millisecond), perSecond(p.done, el, p.phase))
 	if p.tty {
 		p.draw(msg)
 		fmt.Fprintln(p.w)
@@ -151,7 +164,8 @@ func (p *progressPrinter) end(now time.Time) {
 	p.phase = ""
 }
 
-// line is "phase [####....] done/total (pct) rate ETA".
+// line is "phase [####....] done/total (pct) rate ETA", the rate in the
+// phase's unit ("510 pairs/s").
 func (p *progressPrinter) line(now time.Time) string {
 	el := now.Sub(p.start)
 	frac := 0.0
@@ -167,14 +181,15 @@ func (p *progressPrinter) line(now time.Time) string {
 	} else if p.done >= p.total {
 		eta = "ETA 0s"
 	}
-	return fmt.Sprintf("%-9s [%s] %d/%d (%3.0f%%) %s %s", p.phase, bar, p.done, p.total, 100*frac, perSecond(p.done, el), eta)
+	return fmt.Sprintf("%-9s [%s] %d/%d (%3.0f%%) %s %s", p.phase, bar, p.done, p.total, 100*frac, perSecond(p.done, el, p.phase), eta)
 }
 
-func perSecond(n int64, d time.Duration) string {
+// perSecond is n items of phase in d as "510 pairs/s".
+func perSecond(n int64, d time.Duration, phase string) string {
 	if d <= 0 {
-		return "-- /s"
+		return "--" + unit(phase) + "/s"
 	}
-	return fmt.Sprintf("%.0f/s", float64(n)/d.Seconds())
+	return fmt.Sprintf("%.0f%s/s", float64(n)/d.Seconds(), unit(phase))
 }
 
 // draw rewrites the terminal line.

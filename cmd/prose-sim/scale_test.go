@@ -166,11 +166,13 @@ func TestProgressPlain(t *testing.T) {
 	clk.add(2 * time.Second)
 	src.set("link", 50, 50)
 	p.finish() // close(stop) with no goroutine running: fine
-	want := "prose-sim: provision: started, 1000 to do\n" +
-		"prose-sim: provision [##################............] 600/1000 ( 60%) 100/s ETA 4s\n" +
-		"prose-sim: provision: done, 990/1000 in 7s (141/s)\n" +
-		"prose-sim: link: started, 50 to do\n" +
-		"prose-sim: link: done, 50/50 in 2s (25/s)\n"
+	// The link phase counts pairs: its rate is pairs/s, not the report's
+	// links/s (two links a pair).
+	want := "prose-sim: provision: started, 1000 UEs to do\n" +
+		"prose-sim: provision [##################............] 600/1000 ( 60%) 100 UEs/s ETA 4s\n" +
+		"prose-sim: provision: done, 990/1000 UEs in 7s (141 UEs/s)\n" +
+		"prose-sim: link: started, 50 pairs to do\n" +
+		"prose-sim: link: done, 50/50 pairs in 2s (25 pairs/s)\n"
 	if buf.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", buf.String(), want)
 	}
@@ -191,8 +193,8 @@ func TestProgressTerminal(t *testing.T) {
 	src.set("register", 10, 10)
 	p.finish()
 	s := buf.String()
-	if !strings.Contains(s, "\rregister  [###############...............] 5/10 ( 50%) 5/s ETA 1s") ||
-		!strings.HasSuffix(s, "\rregister: done, 10/10 in 1s (10/s)"+strings.Repeat(" ", len("register  [##############################] 10/10 (100%) 10/s ETA 0s")-len("register: done, 10/10 in 1s (10/s)"))+"\n") {
+	if !strings.Contains(s, "\rregister  [###############...............] 5/10 ( 50%) 5 UEs/s ETA 1s") ||
+		!strings.HasSuffix(s, "\rregister: done, 10/10 UEs in 1s (10 UEs/s)"+strings.Repeat(" ", len("register  [##############################] 10/10 (100%) 10 UEs/s ETA 0s")-len("register: done, 10/10 UEs in 1s (10 UEs/s)"))+"\n") {
 		t.Fatalf("%q", s)
 	}
 }
