@@ -133,6 +133,10 @@ func TestHelp(t *testing.T) {
 	if !strings.Contains(stderr.String(), "Examples:") || !strings.Contains(stderr.String(), "-seed") || !strings.Contains(stderr.String(), strings.Join(sim.AttackNames, ", ")) {
 		t.Fatalf("help:\n%s", stderr.String())
 	}
+	// The examples are named where they are, from the module root.
+	if !strings.Contains(stderr.String(), "examples in cmd/prose-sim/examples/") || strings.Contains(stderr.String(), "see examples/") {
+		t.Errorf("--scenario help does not say where the examples are:\n%s", stderr.String())
+	}
 	examples, err := filepath.Glob(filepath.Join("examples", "*.yaml"))
 	if err != nil || len(examples) == 0 {
 		t.Fatalf("examples: %v %v", examples, err)
@@ -257,5 +261,43 @@ func TestExitCodeOnFailure(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "FAIL") || !strings.Contains(stdout.String(), "1/2 checks passed") {
 		t.Fatalf("table:\n%s", stdout.String())
+	}
+}
+
+// TestRunAlias: "prose-sim run [flags]" is the flags-only form: a leading
+// "run" is ignored, in scenario and in scale mode, and named in --help.
+func TestRunAlias(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if rc := run([]string{"run", "--help"}, &stdout, &stderr); rc != 0 || !strings.Contains(stderr.String(), "usage: prose-sim [run] [flags]") {
+		t.Fatalf("run --help: rc %d\n%s", rc, stderr.String())
+	}
+	defer func(f func(context.Context, sim.ScaleOptions) (*sim.ScaleResult, error)) { runScale = f }(runScale)
+	var got sim.ScaleOptions
+	runScale = func(_ context.Context, opt sim.ScaleOptions) (*sim.ScaleResult, error) {
+		got = opt
+		return &sim.ScaleResult{}, nil
+	}
+	stderr.Reset()
+	if rc := run([]string{"run", "--ues", "40", "--relays", "4", "--quiet"}, &stdout, &stderr); rc != 0 {
+		t.Fatalf("run --ues 40 --relays 4: rc %d, stderr %s", rc, stderr.String())
+	}
+	if got.UEs != 40 || got.Relays != 4 {
+		t.Fatalf("run --ues 40 --relays 4 ran scale mode with %d UEs and %d relays", got.UEs, got.Relays)
+	}
+	defer func(f func(context.Context, sim.Options) (*sim.Result, error)) { runSim = f }(runSim)
+	var opt sim.Options
+	runSim = func(_ context.Context, o sim.Options) (*sim.Result, error) {
+		opt = o
+		return &sim.Result{}, nil
+	}
+	if rc := run([]string{"run", "--seed", "9", "--quiet"}, &stdout, &stderr); rc != 0 || opt.Seed != 9 {
+		t.Fatalf("run --seed 9: rc %d, seed %d", rc, opt.Seed)
+	}
+	// Only a leading "run": anywhere else it is a stray argument.
+	for _, args := range [][]string{{"--quiet", "run"}, {"run", "run"}} {
+		stderr.Reset()
+		if rc := run(args, &stdout, &stderr); rc != 2 || !strings.Contains(stderr.String(), `unexpected argument "run"`) {
+			t.Errorf("%v: rc %d, stderr %q", args, rc, stderr.String())
+		}
 	}
 }
