@@ -32,9 +32,9 @@ func TestScaleMode(t *testing.T) {
 		t.Errorf("terminal control on a non-terminal:\n%q", errs)
 	}
 	for _, want := range []string{
-		"prose-sim: register: started, 44 to do\n", "prose-sim: register: done, 44/44 in ",
-		"prose-sim: provision: started, 44 to do\n", "prose-sim: provision: done, 44/44 in ",
-		"prose-sim: link: started, 20 to do\n", "prose-sim: link: done, 20/20 in ",
+		"prose-sim: register: started, 44 UEs to do\n", "prose-sim: register: done, 44/44 UEs in ",
+		"prose-sim: provision: started, 44 UEs to do\n", "prose-sim: provision: done, 44/44 UEs in ",
+		"prose-sim: link: started, 20 pairs to do\n", "prose-sim: link: done, 20/20 pairs in ", " pairs/s)\n",
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)
