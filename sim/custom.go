@@ -725,6 +725,11 @@ func (r *runner) worldAttack(wr *worldRun, i int, a attacker) error {
 	}
 	run.clock.Advance(worldAttackWait)
 	obs, ok := judge(a.exp, s, t)
+	if a.move == "downgrade" {
+		// Told, not judged: the expectation is the scenario's.
+		note, _ := discardedSMCs(run, s)
+		obs = note + "; " + obs
+	}
 	if a.exp.outcome != outEstablished {
 		if _, est := t.established(); est {
 			obs += "; hop 2 established"

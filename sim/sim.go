@@ -62,6 +62,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -377,7 +378,7 @@ func (r *runner) run(ctx context.Context) error {
 		{name: "relay not authorized to serve this RSC", expect: local(msg.CauseRequiredServiceNotAllowed, token.ErrScopeNotGranted),
 			expected: "source rejects the relay: #11 required service not allowed (token: scope not granted)", relay: ptr(cfg(u.relayOtherRSC.name, bundles[u.relayOtherRSC.name]))},
 		{name: "capabilities stripped from the REQUEST (bidding down)", expect: timedOut,
-			expected: "SMC fails integrity at the source, discarded; the source gives up when T5080 runs out", tamper: stripCapabilities},
+			expected: "SMC fails integrity at the source, discarded; the source gives up when T5080 runs out", tamper: stripCapabilities, discards: true},
 	}
 	for i, a := range attacks {
 		if r.opt.Attacks != nil && !slices.Contains(r.opt.Attacks, AttackNames[i]) {
@@ -677,6 +678,9 @@ type attack struct {
 	// tokenValid: the token itself verifies; the attack fails elsewhere
 	// (the signature is not made with the token's cnf key).
 	tokenValid bool
+	// discards: the source must discard every SECURITY MODE COMMAND it
+	// receives, unauthenticated (discardedSMCs).
+	discards bool
 }
 
 func (r *runner) attack(at time.Time, a attack, rel, tgt party) error {
@@ -702,6 +706,10 @@ func (r *runner) attack(at time.Time, a attack, rel, tgt party) error {
 	}
 	run.clock.Advance(60 * time.Second)
 	obs, ok := a.expect(s)
+	if a.discards {
+		note, all := discardedSMCs(run, s)
+		obs, ok = note+"; "+obs, ok && all
+	}
 	if _, est := t.established(); est {
 		obs += "; hop 2 established"
 		ok = false
@@ -732,6 +740,41 @@ func (r *runner) attack(at time.Time, a attack, rel, tgt party) error {
 	}
 	r.check("attack", a.name, expected, obs, ok)
 	return nil
+}
+
+// discardedSMCs tells whether s discarded every SECURITY MODE COMMAND it
+// received in run, and nothing else reached it: its endpoint's discard
+// count (node.EndpointStats.Discarded) equals the number of frames
+// delivered to it, all of them SMCs. An initiator's link discards an SMC
+// only before its MAC-I has verified (pc5/link, verifyCommand): none was
+// authenticated, and none was answered. If so, the trace entries of those
+// SMCs get the field "discarded" (the chart draws them as discarded).
+func discardedSMCs(run *pc5Run, s *endUE) (string, bool) {
+	smc := msg.MsgSecurityModeCommand.String()
+	var got []int
+	other := 0
+	for i, f := range run.frames {
+		switch {
+		case f.To != s.name || f.Dropped != "":
+		case f.Message == smc:
+			got = append(got, i)
+		default:
+			other++
+		}
+	}
+	d := s.ep.Stats().Discarded
+	if len(got) == 0 || other != 0 || d != uint64(len(got)) {
+		return fmt.Sprintf("source discarded %d of the %d frames it received (%d SECURITY MODE COMMANDs)", d, len(got)+other, len(got)), false
+	}
+	for _, i := range got {
+		f := &run.frames[i]
+		f.Fields = maps.Clone(f.Fields)
+		if f.Fields == nil {
+			f.Fields = map[string]string{}
+		}
+		f.Fields["discarded"] = "by " + s.name + ": integrity not verified (MAC-I), not answered"
+	}
+	return fmt.Sprintf("source discarded all %d SECURITY MODE COMMANDs it received: integrity not verified (MAC-I), no COMPLETE, no REJECT", len(got)), true
 }
 
 // stripCapabilities rewrites the source's DIRECT LINK ESTABLISHMENT
