@@ -98,7 +98,11 @@ func (res *Result) counts() (pc5, https int) {
 }
 
 // writeHTML draws one message sequence chart per run as inline SVG; the
-// page fetches nothing.
+// page fetches nothing. Each chart is an <svg data-run="RUN">; each lane a
+// <g class="lane" data-lane="NAME">; each trace entry one <g> with
+// data-seq (its line in trace.jsonl, from 1), data-from, data-to and
+// data-msg (its from, to and message), the classes of frameClasses, a
+// <title> tooltip (tooltip), its time, its arrow and its label.
 func (res *Result) writeHTML(path string) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -107,9 +111,16 @@ func (res *Result) writeHTML(path string) error {
 	w := bufio.NewWriter(f)
 	fmt.Fprint(w, `<!DOCTYPE html><html><head><meta charset="utf-8"><title>prose-sim sequence</title>
 <style>body{font-family:sans-serif;margin:1em}svg text{font-size:11px;font-family:monospace}
-line.rej{stroke:#c00}circle.rej,text.rej{fill:#c00}.drop{stroke:#999;stroke-dasharray:4}circle.drop{fill:#fff;stroke-dasharray:none}.pass{color:#070}.fail{color:#c00;font-weight:bold}
+g.rej line{stroke:#c00;stroke-width:2}g.rej circle,g.rej text{fill:#c00}
+g.atk line{stroke:#d60;stroke-width:3}g.atk circle,g.atk text,g.lane.atk text{fill:#d60;font-weight:bold}g.lane.atk line{stroke:#d60;stroke-dasharray:2}
+g.disc line{stroke:#c00;stroke-dasharray:6 3}g.disc circle{fill:#fff;stroke:#c00;stroke-width:2}g.disc text{fill:#c00}
+g.drop line{stroke:#999;stroke-dasharray:4}g.drop circle{fill:#fff;stroke:#999}
+.pass{color:#070}.fail{color:#c00;font-weight:bold}
+.legend span{margin-right:1.5em;padding-bottom:1px}.k-msg{border-bottom:2px solid #036}.k-rej{border-bottom:2px solid #c00;color:#c00}
+.k-atk{border-bottom:3px solid #d60;color:#d60;font-weight:bold}.k-disc{border-bottom:2px dashed #c00;color:#c00}.k-drop{border-bottom:2px dashed #999;color:#777}
 summary h2{display:inline}summary{cursor:pointer;margin:1em 0}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}</style></head><body>
 <h1>prose-sim message sequence</h1>
+<p class="legend"><span class="k-msg">message</span><span class="k-rej">REJECT or refusal</span><span class="k-atk">rewritten in flight by an attacker</span><span class="k-disc">discarded by its receiver</span><span class="k-drop">lost on the air</span>hover a message for its decoded fields and why</p>
 `)
 	fmt.Fprintf(w, "<p>seed %d</p><table><tr><th>phase</th><th>check</th><th>expected</th><th>observed</th><th>result</th></tr>\n", res.Seed)
 	for _, c := range res.Checks {
@@ -123,13 +134,15 @@ summary h2{display:inline}summary{cursor:pointer;margin:1em 0}table{border-colla
 	fmt.Fprint(w, "</table>\n")
 	for _, run := range res.Runs {
 		var frames []Frame
+		var seqs []int // lines of trace.jsonl
 		var lanes []string
 		seen := map[string]bool{}
-		for _, fr := range res.Frames {
+		for i, fr := range res.Frames {
 			if fr.Run != run {
 				continue
 			}
 			frames = append(frames, fr)
+			seqs = append(seqs, i+1)
 			for _, n := range []string{fr.From, fr.To} {
 				if !seen[n] {
 					seen[n] = true
@@ -178,23 +191,21 @@ summary h2{display:inline}summary{cursor:pointer;margin:1em 0}table{border-colla
 			x[n] = 120 + i*dx
 		}
 		width, height := 120+len(lanes)*dx, top+dy*(len(frames)+1)
-		fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d">`+"\n", width, height)
+		fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" data-run="%s">`+"\n", width, height, html.EscapeString(run))
 		for _, n := range lanes {
-			fmt.Fprintf(w, `<text x="%d" y="20" text-anchor="middle">%s</text><line x1="%d" y1="28" x2="%d" y2="%d" stroke="#444"/>`+"\n",
-				x[n], html.EscapeString(n), x[n], x[n], height)
+			cls := "lane"
+			if n == attackerOnAir {
+				cls += " atk"
+			}
+			fmt.Fprintf(w, `<g class=%q data-lane="%s"><text x="%d" y="20" text-anchor="middle">%s</text><line x1="%d" y1="28" x2="%d" y2="%d" stroke="#444"/></g>`+"\n",
+				cls, html.EscapeString(n), x[n], html.EscapeString(n), x[n], x[n], height)
 		}
 		for i, fr := range frames {
 			y := top + dy*(i+1)
-			cls := ""
-			switch {
-			case fr.Rejected:
-				cls = ` class="rej"`
-			case fr.Dropped != "":
-				cls = ` class="drop"`
-			}
 			x1, x2 := x[fr.From], x[fr.To]
 			// The dot marks delivery; a lost frame's line stops short of
-			// the receiver at a hollow dot.
+			// the receiver at a hollow dot, a discarded one's reaches it at
+			// a hollow dot.
 			off := 6
 			if fr.Dropped != "" {
 				off = 24
@@ -213,12 +224,16 @@ summary h2{display:inline}summary{cursor:pointer;margin:1em 0}table{border-colla
 			if fr.Dropped != "" {
 				label += " dropped: " + fr.Dropped
 			}
+			if fr.Fields["discarded"] != "" {
+				label += " discarded" // by whom and why: the tooltip
+			}
 			lx, anchor := (x1+x2)/2, "middle"
 			if https {
 				lx, anchor = min(x1, x2)+8, "start"
 			}
-			fmt.Fprintf(w, `<g><title>%s</title><text x="4" y="%d">t=%.3fs</text><line%s x1="%d" y1="%d" x2="%d" y2="%d" stroke="#036"/><circle%s cx="%d" cy="%d" r="3" fill="#036"/><text%s x="%d" y="%d" text-anchor="%s">%s</text></g>`+"\n",
-				html.EscapeString(tooltip(fr)), y, fr.T, cls, x1, y, x2, y, cls, head, y, cls, lx, y-4, anchor, html.EscapeString(label))
+			fmt.Fprintf(w, `<g class=%q data-seq="%d" data-from="%s" data-to="%s" data-msg="%s"><title>%s</title><text x="4" y="%d">t=%.3fs</text><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#036"/><circle cx="%d" cy="%d" r="3" fill="#036"/><text x="%d" y="%d" text-anchor="%s">%s</text></g>`+"\n",
+				frameClasses(fr), seqs[i], html.EscapeString(fr.From), html.EscapeString(fr.To), html.EscapeString(fr.Message),
+				html.EscapeString(tooltip(fr)), y, fr.T, x1, y, x2, y, head, y, lx, y-4, anchor, html.EscapeString(label))
 		}
 		fmt.Fprint(w, "</svg>\n")
 		if https {
@@ -231,6 +246,28 @@ summary h2{display:inline}summary{cursor:pointer;margin:1em 0}table{border-colla
 		return err
 	}
 	return f.Close()
+}
+
+// frameClasses are the classes of a message in the chart: "msg", then
+// "atk" if an attacker rewrote it in flight (its sender is attackerOnAir,
+// its fields name rewritten_from), "rej" if it is a REJECT or a refusing
+// HTTP error (Frame.Rejected), "disc" if its receiver discarded it (the
+// field "discarded", discardedSMCs), "drop" if the medium lost it.
+func frameClasses(fr Frame) string {
+	c := "msg"
+	if fr.From == attackerOnAir || fr.Fields["rewritten_from"] != "" {
+		c += " atk"
+	}
+	if fr.Rejected {
+		c += " rej"
+	}
+	if fr.Fields["discarded"] != "" {
+		c += " disc"
+	}
+	if fr.Dropped != "" {
+		c += " drop"
+	}
+	return c
 }
 
 // cmpBool orders false before true.
@@ -256,24 +293,28 @@ func tooltip(fr Frame) string {
 }
 
 // orderLanes puts sources left, relays in the middle, targets right: by
-// the roles a run declared (known), else by the names.
+// the roles a run declared (known), else by the names. An attacker on the
+// air goes between the sources and the relays, where it acts.
 func orderLanes(l []string, known map[string]int) {
 	rank := func(n string) int {
 		if n == "broadcast" {
 			return 1 << 20 // rightmost: arrows to it leave every lane the same way
 		}
+		if n == attackerOnAir {
+			return 1
+		}
 		if r, ok := known[n]; ok {
-			return r
+			return 2 * r
 		}
 		switch {
 		case strings.Contains(n, "source"):
 			return 0
 		case strings.Contains(n, "relay"):
-			return 1
-		case strings.Contains(n, "target"):
 			return 2
+		case strings.Contains(n, "target"):
+			return 4
 		}
-		return 3
+		return 6
 	}
 	for i := 1; i < len(l); i++ {
 		for j := i; j > 0 && rank(l[j]) < rank(l[j-1]); j-- {

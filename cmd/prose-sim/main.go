@@ -22,8 +22,10 @@
 //     status and error). No payload octets, tokens, secrets or key
 //     material, unless --debug-keys asks for the octets and keys.jsonl;
 //   - sequence.html: a self-contained page (inline SVG, no scripts, no
-//     fetches) with the checks and one message sequence chart per run,
-//     rejects in red.
+//     fetches) with the checks and one message sequence chart per run:
+//     rejects in red, frames an attacker rewrote in flight in orange,
+//     frames their receiver discarded dashed red, lost ones dashed grey
+//     (docs/prose-sim-output.md).
 //
 // --scenario FILE reads a YAML scenario: it tunes the default scenario
 // (seed, packets, pairs, attacks) or, with "ues", describes a world of its

@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"html"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,18 +114,140 @@ func TestOut(t *testing.T) {
 			t.Errorf("sequence.html may fetch something: %q", fetch)
 		}
 	}
-	if n := strings.Count(page, "<circle"); n != len(frames) {
-		t.Errorf("sequence.html draws %d messages, want %d", n, len(frames))
-	}
 	for _, run := range sum.Runs {
 		if !strings.Contains(page, "<h2>"+html.EscapeString(run)+"</h2>") {
 			t.Errorf("sequence.html lacks run %q", run)
 		}
 	}
-	if !strings.Contains(page, `class="rej"`) {
-		t.Error("no reject highlighted")
+	checkChart(t, page, frames)
+}
+
+// chartG is a <g> of a chart in sequence.html: a lane (data-lane) or a
+// message (data-seq, its line in trace.jsonl).
+type chartG struct {
+	Class string   `xml:"class,attr"`
+	Lane  string   `xml:"data-lane,attr"`
+	Seq   int      `xml:"data-seq,attr"`
+	From  string   `xml:"data-from,attr"`
+	To    string   `xml:"data-to,attr"`
+	Msg   string   `xml:"data-msg,attr"`
+	Title string   `xml:"title"`
+	Texts []string `xml:"text"`
+	Line  struct {
+		X1 int `xml:"x1,attr"`
+		X2 int `xml:"x2,attr"`
+	} `xml:"line"`
+}
+
+var chartSVG = regexp.MustCompile(`(?s)<svg [^>]*data-run=.*?</svg>`)
+
+// checkChart checks that page draws every entry of the trace once, in
+// the chart of its run, as an arrow from its sender's lane towards its
+// receiver's, labelled and titled with its message, sender and receiver;
+// that exactly the entries marked "reject" are drawn as rejects, the
+// frames an attacker rewrote as attacks and the discarded ones as
+// discarded.
+func checkChart(t *testing.T, page string, frames []sim.Frame) {
+	t.Helper()
+	type drawn struct {
+		run   string
+		g     chartG
+		lanes map[string]int // lane name -> x
+	}
+	bySeq := map[int]drawn{}
+	classed := map[string]int{}
+	for _, raw := range chartSVG.FindAllString(page, -1) {
+		var svg struct {
+			Run string   `xml:"data-run,attr"`
+			G   []chartG `xml:"g"`
+		}
+		if err := xml.Unmarshal([]byte(raw), &svg); err != nil {
+			t.Fatalf("chart is not well-formed SVG: %v\n%.300s", err, raw)
+		}
+		lanes := map[string]int{}
+		for _, g := range svg.G {
+			if g.Lane != "" {
+				if len(g.Texts) != 1 || g.Texts[0] != g.Lane {
+					t.Errorf("run %q: lane %q headed %q", svg.Run, g.Lane, g.Texts)
+				}
+				lanes[g.Lane] = g.Line.X1
+			}
+		}
+		for _, g := range svg.G {
+			if g.Lane != "" {
+				continue
+			}
+			if _, dup := bySeq[g.Seq]; dup || g.Seq < 1 || g.Seq > len(frames) {
+				t.Errorf("run %q: message with data-seq %d (duplicate or not a trace line)", svg.Run, g.Seq)
+				continue
+			}
+			bySeq[g.Seq] = drawn{svg.Run, g, lanes}
+			for _, c := range strings.Fields(g.Class) {
+				classed[c]++
+			}
+		}
+	}
+	if len(bySeq) != len(frames) {
+		t.Errorf("sequence.html draws %d messages, the trace has %d", len(bySeq), len(frames))
+	}
+	has := func(g chartG, c string) bool { return slices.Contains(strings.Fields(g.Class), c) }
+	want := map[string]int{}
+	for i, fr := range frames {
+		d, ok := bySeq[i+1]
+		if !ok {
+			t.Errorf("trace line %d (%s: %s -> %s) not drawn", i+1, fr.Message, fr.From, fr.To)
+			continue
+		}
+		g := d.g
+		if d.run != fr.Run || g.From != fr.From || g.To != fr.To || g.Msg != fr.Message {
+			t.Errorf("trace line %d (%s: %s, %s -> %s) drawn as %s: %s, %s -> %s", i+1, fr.Run, fr.Message, fr.From, fr.To, d.run, g.Msg, g.From, g.To)
+			continue
+		}
+		if !strings.HasPrefix(g.Title, fr.Message+": "+fr.From+" -> "+fr.To) {
+			t.Errorf("trace line %d: tooltip %q", i+1, g.Title)
+		}
+		if len(g.Texts) != 2 || !strings.Contains(g.Texts[1], strings.TrimPrefix(fr.Message, "PROSE DIRECT LINK ")) {
+			t.Errorf("trace line %d: label %q lacks %q", i+1, g.Texts, fr.Message)
+		}
+		xf, okf := d.lanes[fr.From]
+		xt, okt := d.lanes[fr.To]
+		if !okf || !okt {
+			t.Errorf("trace line %d: no lane for %q or %q in %v", i+1, fr.From, fr.To, d.lanes)
+		} else if g.Line.X1 != xf || (xt > xf) != (g.Line.X2 > xf) || abs(g.Line.X2-xt) > 24 {
+			t.Errorf("trace line %d: arrow from x=%d to x=%d, lanes %s at %d and %s at %d", i+1, g.Line.X1, g.Line.X2, fr.From, xf, fr.To, xt)
+		}
+		for c, on := range map[string]bool{
+			"rej":  fr.Rejected,
+			"atk":  fr.Fields["rewritten_from"] != "",
+			"disc": fr.Fields["discarded"] != "",
+			"drop": fr.Dropped != "",
+		} {
+			if on {
+				want[c]++
+			}
+			if has(g, c) != on {
+				t.Errorf("trace line %d (%s: %s -> %s): class %q, want %q %v", i+1, fr.Message, fr.From, fr.To, g.Class, c, on)
+			}
+		}
+		if d := fr.Fields["discarded"]; d != "" && !strings.Contains(g.Title, "discarded: "+d) {
+			t.Errorf("trace line %d: tooltip %q does not say why it was discarded", i+1, g.Title)
+		}
+	}
+	for _, c := range []string{"rej", "atk", "disc", "drop"} {
+		if classed[c] != want[c] {
+			t.Errorf("sequence.html marks %d messages %q, the trace %d", classed[c], c, want[c])
+		}
+	}
+	// The default scenario rejects, and its downgrade shows the attacker's
+	// rewritten REQUESTs and the source discarding the SMCs.
+	for _, c := range []string{"rej", "atk", "disc"} {
+		if want[c] == 0 {
+			t.Errorf("no trace entry marked %q", c)
+		}
 	}
 }
+
+func abs(n int) int { return max(n, -n) }
 
 func TestHelp(t *testing.T) {
 	var stdout, stderr bytes.Buffer
