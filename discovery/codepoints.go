@@ -7,7 +7,7 @@ import (
 
 // This file is the one table of code points used by package discovery. Each
 // value names its source and its evidence label from
-// shared/spec/3gpp-notes.md (§3.7, §1.4):
+// docs/spec/3gpp-notes.md (§3.7, §1.4):
 //
 //	[SOLID]    seen in a primary or near-primary source
 //	[INFERRED] not found in any reachable source

@@ -30,7 +30,7 @@
 //
 // # What follows 3GPP, and how sure we are
 //
-// From shared/spec/3gpp-notes.md §3.7 and §1.4: the ProSe direct discovery
+// From docs/spec/3gpp-notes.md §3.7 and §1.4: the ProSe direct discovery
 // PC5 message type octet (discovery type, content type, model) and its
 // Rel-17 values [SOLID, TS 24.554 §11.2.1]; the 3-octet RSC; the IE names
 // UE-to-UE relay UE info, Target user info and the roles of Model A and B

@@ -1,5 +1,5 @@
 // Package relay owns the L3 UE-to-UE relay of prosesec (TR 33.740 Solution
-// #4, DESIGN §4 "relay order" and §5): its link table, its addressing, its
+// #4, docs/design.md §4 "relay order" and §5): its link table, its addressing, its
 // routing table and the forwarding of IP packets between the two hops. It is
 // a sans-I/O core like pc5/link: frames and time in (HandleFrame, Tick),
 // frames out (Outbox); a driver (pc5/node) moves them over a pc5/medium Port.

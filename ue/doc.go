@@ -1,4 +1,4 @@
-// Package ue owns the in-coverage half of the prosesec UE agent (DESIGN §1
+// Package ue owns the in-coverage half of the prosesec UE agent (docs/design.md §1
 // phase A): provisioning from the ProSe Application Server, the credential
 // cache on disk, and the offline trust bundle that the PC5 handshake
 // (pc5/link) needs out of coverage.

@@ -41,7 +41,7 @@ func handshakeCommand() *command {
 		name:     "handshake",
 		synopsis: "prose-bench handshake [--suite NAME] [--format cwt|jwt] [--concurrency N] [--duration D] [--count N] [--json]",
 		short:    "PC5 link security handshakes per second (pc5/link initiator and responder in-process)",
-		long: "Runs complete PC5 link security handshakes (DESIGN §4: REQUEST, SECURITY MODE COMMAND, " +
+		long: "Runs complete PC5 link security handshakes (docs/design.md §4: REQUEST, SECURITY MODE COMMAND, " +
 			"SECURITY MODE COMPLETE, ACCEPT) between real pc5/link initiators and responders, in memory " +
 			"(no medium, no virtual time), on --concurrency goroutines, each with its own source UE and " +
 			"relay: identity keys for the --suite, tokens in --format bound to them, signed by an issuer " +

@@ -1,7 +1,7 @@
 //go:build linux
 
 // Command prose-bench is the load and performance harness of prosesec
-// (DESIGN §7). It measures the ProSe Application Server's token endpoint
+// (docs/design.md §7). It measures the ProSe Application Server's token endpoint
 // over loopback HTTP and the reference ceiling next to it, and the PC5
 // side in-process:
 //

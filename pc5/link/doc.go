@@ -1,6 +1,6 @@
 // Package link owns the PC5 unicast link of prosesec on one side: the
 // security handshake that sets it up with tokens verified offline (TR 33.740
-// Solution #4, DESIGN §4), then keep-alive, rekeying, release, and the PDCP
+// Solution #4, docs/design.md §4), then keep-alive, rekeying, release, and the PDCP
 // protection of what flows over it. It is a pure state machine in the
 // manner of etcd's raft RawNode: no goroutines, sockets, clocks or
 // crypto/rand. The caller
@@ -52,7 +52,7 @@
 // ciphered, the bearers (SL-SRB0/1/2), the policy rule of TS 33.536 (reject
 // NOT NEEDED against REQUIRED), the replay checks of capabilities and
 // policy, and the cause values follow TS 33.536 §5.3.3.1.4 and TS 24.554 as
-// far as shared/spec/3gpp-notes.md records them (§2.2–2.5, §3; steps 1–2
+// far as docs/spec/3gpp-notes.md records them (§2.2–2.5, §3; steps 1–2
 // SOLID, the rest INFERRED). Codings and timer values come from pc5/msg and
 // pc5/sec, which carry the evidence labels. Rekeying, keep-alive and
 // release follow the INFERRED outline of the notes.

@@ -14,7 +14,7 @@ import (
 	"github.com/prosesec/prosesec/token"
 )
 
-// The establishment handshake (DESIGN §4, docs/protocol.md §7–8):
+// The establishment handshake (docs/design.md §4, docs/protocol.md §7–8):
 //
 //	I → P  ESTABLISHMENT REQUEST   SL-SRB0, clear       KeyEstInit
 //	P → I  SECURITY MODE COMMAND   SL-SRB1, MAC only    KeyEstResponse

@@ -6,7 +6,7 @@ import (
 )
 
 // This file is the one table of code points used by package msg. Each value
-// names its source and its evidence label from shared/spec/3gpp-notes.md:
+// names its source and its evidence label from docs/spec/3gpp-notes.md:
 //
 //	[SOLID]    seen in a primary or near-primary source
 //	[PARTIAL]  indirect evidence (a draft-based simulator, or the TS 24.587 analogue)

@@ -7,7 +7,7 @@
 // # What follows TS 24.554, and how sure we are
 //
 // The specification text of TS 24.554 was not reachable; every value comes
-// from shared/spec/3gpp-notes.md and carries its evidence label there and in
+// from docs/spec/3gpp-notes.md and carries its evidence label there and in
 // codepoints.go (the one table of code points in this package):
 //
 //   - Framing — 1-octet message type, 1-octet sequence number, mandatory

@@ -2,7 +2,7 @@ package sec
 
 // This file is the one table of 3GPP code points used by package sec. Each
 // value names its source and its evidence label from
-// shared/spec/3gpp-notes.md (SOLID, PARTIAL, INFERRED). INFERRED values are
+// docs/spec/3gpp-notes.md (SOLID, PARTIAL, INFERRED). INFERRED values are
 // provisional: a reader holding the specification checks and corrects them
 // here, in one place.
 

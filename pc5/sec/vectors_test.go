@@ -13,7 +13,7 @@ import (
 
 // The test vectors live in testdata/3gpp-algorithms.json, a byte-for-byte
 // copy of the project's shared vector file; its conventions are stated in
-// the file and in shared/spec/3gpp-notes.md §4.2. A further file in the same
+// the file and in docs/spec/3gpp-notes.md §4.2. A further file in the same
 // format can be named by the environment variable PROSE_VECTORS; it is then
 // tested too, and must exist and parse.
 
