@@ -102,7 +102,7 @@ func serveFlags(fs *flag.FlagSet) *serveSettings {
 	fs.DurationVar(&s.MaxTokenLifetime, "max-token-lifetime", as.DefaultMaxTokenLifetime, "upper bound (`DURATION`) of every token lifetime")
 	fs.DurationVar(&s.OfflineHorizon, "offline-horizon", as.DefaultOfflineHorizon, "`DURATION` a UE may stay out of coverage with its cached keys; a next key is published this long (plus --max-token-lifetime) before it signs")
 	fs.DurationVar(&s.StatusListTTL, "status-list-ttl", as.DefaultStatusListTTL, "validity (`DURATION`) of a signed status list")
-	fs.DurationVar(&s.KeyRotationPeriod, "key-rotation-period", 30*24*time.Hour, "`DURATION` after which the active signing key is rotated automatically (at least --max-token-lifetime + --offline-horizon); 0: only by admin keys rotate")
+	fs.DurationVar(&s.KeyRotationPeriod, "key-rotation-period", 30*24*time.Hour, "`DURATION` after which the active signing key is rotated automatically (at least --max-token-lifetime + --offline-horizon); 0: only when an operator runs prose-as admin keys rotate")
 	fs.StringVar(&s.SigningAlg, "signing-alg", string(as.DefaultSigningAlgorithm), "signature `ALG` of new signing keys: ES256 or EdDSA")
 	fs.StringVar(&s.LogLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&s.LogFormat, "log-format", "text", "log `FORMAT`: text or json")

@@ -62,7 +62,7 @@ func handshakeCommand() *command {
 			fs.StringVar(&s.format, "format", "cwt", "token `FORMAT` carried in the handshake: cwt or jwt")
 			fs.IntVar(&s.concurrency, "concurrency", 1, "goroutines (`N`, 1 to 256), each running handshakes back to back")
 			fs.DurationVar(&s.duration, "duration", 5*time.Second, "length of the run (`DURATION`, at most 10m)")
-			fs.Int64Var(&s.count, "count", 0, "cap on the handshakes of the run (`N`, 1 to 10000000); 0: the maximum, 10000000")
+			fs.Int64Var(&s.count, "count", 0, "cap on the handshakes of the run (`N`, 0 to 10000000; 0 means the maximum)")
 			fs.BoolVar(&s.json, "json", false, "print the report as JSON instead of a Markdown table")
 			return func(ctx context.Context, e *env) error { return runHandshakes(ctx, e, s) }
 		},

@@ -54,7 +54,7 @@ type relaySettings struct {
 func relayCommand() *command {
 	return &command{
 		name:     "relay",
-		synopsis: "prose-bench relay [--medium mem|udp] [--size OCTETS] [--duration D] [--count N] [--json]",
+		synopsis: "prose-bench relay [--medium mem|udp] [--suite SUITE] [--size OCTETS] [--duration D] [--count N] [--json]",
 		short:    "relay forwarding: IP packets from a source UE through a real L3 UE-to-UE relay to a target UE",
 		long: "Sets up a real relay (package relay) and two end UEs (pc5/node Endpoint) on an emulated PC5 " +
 			"medium, establishes hop 1 (source → relay) and hop 2 (relay → target) with real handshakes and " +
@@ -78,7 +78,7 @@ func relayCommand() *command {
 			fs.IntVar(&s.size, "size", 1400, fmt.Sprintf("IPv6 packet size in `OCTETS` (%d to %d)", minPacket, maxPacket))
 			fs.StringVar(&s.suite, "suite", "p256-ecdsa", "Key_Est_Info `SUITE` of the handshakes: "+suiteFlagHelp())
 			fs.DurationVar(&s.duration, "duration", 5*time.Second, "length of the forwarding part (`DURATION`, at most 10m)")
-			fs.Int64Var(&s.count, "count", 0, "cap on the packets sent (`N`, 1 to 10000000); 0: the maximum, 10000000")
+			fs.Int64Var(&s.count, "count", 0, "cap on the packets sent (`N`, 0 to 10000000; 0 means the maximum)")
 			fs.BoolVar(&s.json, "json", false, "print the report as JSON instead of a Markdown table")
 			return func(ctx context.Context, e *env) error { return runRelay(ctx, e, s) }
 		},

@@ -86,7 +86,7 @@ func tokenCommand() *command {
 			"# client_secret_basic at concurrency 8 and 32 against a freshly built server\nprose-bench token --build --auth basic --concurrency 8,32",
 			"# private_key_jwt, CWT tokens, 50,000 requests, JSON output\nprose-bench token --auth jwt --format cwt --requests 50000 --json > jwt.json",
 			"# With the reference ceiling (a server that only signs an ES256 JWT) in the same table\nprose-bench token --prose-as bin/prose-as --concurrency 8,32 --with-ceiling",
-			"# Profile the server while it is loaded\nprose-bench token --build --server-arg=--cpuprofile=/tmp/prose-as.cpu --duration 20s\ngo tool pprof -top /tmp/prose-as.cpu",
+			"# Profile the server while it is loaded (--cpuprofile is a hidden flag of prose-as serve)\nprose-bench token --build --server-arg=--cpuprofile=/tmp/prose-as.cpu --duration 20s\ngo tool pprof -top /tmp/prose-as.cpu",
 			"# Two instances on one PostgreSQL database (password from the DSN goes to PGPASSWORD)\nprose-bench token --build --db 'postgres://prose:prose@127.0.0.1:5432/prose_test?sslmode=disable' --instances 2 --concurrency 32",
 			"# The load generator's CPU per request with net/http, for comparison\nprose-bench token --build --client http --concurrency 32 --duration 5s",
 			"# Against a running server (plain HTTP on loopback)\nprose-bench token --target http://127.0.0.1:8443 --admin-url http://127.0.0.1:8444 \\\n  --admin-token-file prose-as-data/admin.token --server-pid $(pgrep -n prose-as)",
