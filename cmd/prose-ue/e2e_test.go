@@ -28,18 +28,7 @@ func TestMultiProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs binaries")
 	}
-	bin := t.TempDir()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	for _, p := range []string{"prose-as", "prose-ue"} {
-		b := exec.Command(goTool, "build", "-o", filepath.Join(bin, p), "../"+p)
-		if out, err := b.CombinedOutput(); err != nil {
-			t.Fatalf("building %s: %v\n%s", p, err, out)
-		}
-	}
-	asBin, ueBin := filepath.Join(bin, "prose-as"), filepath.Join(bin, "prose-ue")
+	asBin, ueBin := buildTools(t)
 	work := t.TempDir()
 	must := func(name string, args ...string) string {
 		t.Helper()
@@ -56,17 +45,8 @@ func TestMultiProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	as := start(t, asBin, "serve", "--data-dir", data, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--insecure-http")
-	var addr []byte
-	for i := 0; i < 200; i++ {
-		if addr, err = os.ReadFile(filepath.Join(data, "listen.addr")); err == nil && len(bytes.TrimSpace(addr)) > 0 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("prose-as did not start: %v\n%s", err, as.out.String())
-	}
-	issuer := "http://" + strings.TrimSpace(string(addr))
+	addr := listenAddr(t, data, as)
+	issuer := "http://" + addr
 	ues := []struct{ dir, name, grant string }{
 		{"s1", "ue-source-00001", "use:00002a"},
 		{"t1", "ue-target-00001", "use:00002a"},
@@ -123,7 +103,7 @@ func TestMultiProcess(t *testing.T) {
 	// Back in coverage: the AS again on the same data dir and address (the
 	// issuer URL is in the tokens), the target's tokens revoked, and the
 	// relay (only it) refreshes its cached status lists.
-	as = start(t, asBin, "serve", "--data-dir", data, "--listen", strings.TrimSpace(string(addr)), "--admin-listen", "127.0.0.1:0", "--insecure-http")
+	as = start(t, asBin, "serve", "--data-dir", data, "--listen", addr, "--admin-listen", "127.0.0.1:0", "--insecure-http")
 	revoked := ""
 	for i := 0; i < 200; i++ {
 		o, err := exec.Command(asBin, "admin", "ue", "revoke", "--data-dir", data, "--id", "ue-target-00001").CombinedOutput()
@@ -173,6 +153,65 @@ func TestMultiProcess(t *testing.T) {
 		!strings.Contains(targetP.out.String(), "SECURITY MODE REJECT with #6 authentication failure") {
 		t.Errorf("target was not rejected with #6")
 	}
+}
+
+var tools struct {
+	once         sync.Once
+	dir          string
+	asBin, ueBin string
+	err          error
+}
+
+// TestMain removes the binaries buildTools made.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if tools.dir != "" {
+		os.RemoveAll(tools.dir)
+	}
+	os.Exit(code)
+}
+
+// buildTools builds prose-as and prose-ue once for all tests and returns
+// their paths.
+func buildTools(t *testing.T) (asBin, ueBin string) {
+	t.Helper()
+	tools.once.Do(func() {
+		if tools.dir, tools.err = os.MkdirTemp("", "prose-ue-test-bin"); tools.err != nil {
+			return
+		}
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+		}
+		for _, p := range []string{"prose-as", "prose-ue"} {
+			b := exec.Command(goTool, "build", "-o", filepath.Join(tools.dir, p), "../"+p)
+			if out, err := b.CombinedOutput(); err != nil {
+				tools.err = fmt.Errorf("building %s: %v\n%s", p, err, out)
+				return
+			}
+		}
+		tools.asBin, tools.ueBin = filepath.Join(tools.dir, "prose-as"), filepath.Join(tools.dir, "prose-ue")
+	})
+	if tools.err != nil {
+		t.Fatal(tools.err)
+	}
+	return tools.asBin, tools.ueBin
+}
+
+// listenAddr waits for prose-as serve to write its public listen address
+// to DIR/listen.addr and returns it.
+func listenAddr(t *testing.T, dataDir string, as *proc) string {
+	t.Helper()
+	var addr []byte
+	var err error
+	for i := 0; i < 200; i++ {
+		if addr, err = os.ReadFile(filepath.Join(dataDir, "listen.addr")); err == nil && len(bytes.TrimSpace(addr)) > 0 {
+			return strings.TrimSpace(string(addr))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("prose-as did not start: %v\n%s", err, as.out.String())
+	return ""
 }
 
 type proc struct {
@@ -250,4 +289,70 @@ func freeUDPPorts(t *testing.T, n int) []int {
 		c.Close()
 	}
 	return ports
+}
+
+// TestProvisionFromHTTPSAS follows the README with prose-as serve on HTTPS
+// (its generated self-signed certificate): the UE's key made with prose-as
+// keygen and registered, then prose-ue provision. A key made by prose-ue
+// instead gets the 401 with the key hint; no --ca-file gets the
+// unknown-authority hint naming tls.crt; the imported key works.
+func TestProvisionFromHTTPSAS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs prose-as")
+	}
+	asBin, _ := buildTools(t)
+	work := t.TempDir()
+	data := filepath.Join(work, "prose-as-data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	as := start(t, asBin, "serve", "--data-dir", data, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	defer as.stop(t)
+	issuer := "https://" + listenAddr(t, data, as)
+	cert := filepath.Join(data, "tls.crt")
+	must := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(asBin, args...).CombinedOutput(); err != nil {
+			t.Fatalf("prose-as %q: %v\n%s", args, err, out)
+		}
+	}
+	key := filepath.Join(work, "ue-1.pem")
+	must("keygen", "--out", key)
+	must("admin", "ue", "add", "--data-dir", data, "--id", "ue-1", "--public-key", key+".pub.jwk", "--grant", "use:00002a")
+
+	provision := func(dir string, extra ...string) (string, error) {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append([]string{"provision", "--cache-dir", dir, "--issuer", issuer, "--client-id", "ue-1"}, extra...), &stdout, &stderr)
+		return stdout.String(), err
+	}
+	// A key made by prose-ue, not the registered one.
+	other := filepath.Join(work, "other")
+	if _, _, code := runCLI("keygen", "--cache-dir", other); code != 0 {
+		t.Fatal("keygen failed")
+	}
+	_, err := provision(other, "--ca-file", cert)
+	t.Logf("unregistered key: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "401 invalid_client") ||
+		!strings.Contains(err.Error(), "hint: the identity key in "+other) ||
+		!strings.Contains(err.Error(), "prose-ue keygen --cache-dir "+other+" --from FILE --force") {
+		t.Errorf("provision with an unregistered key: %v", err)
+	}
+
+	// The imported key, without --ca-file: the AS's certificate is not
+	// trusted, and the hint names the file to pass.
+	ue1 := filepath.Join(work, "ue1")
+	if _, errOut, code := runCLI("keygen", "--cache-dir", ue1, "--from", key); code != 0 {
+		t.Fatalf("keygen --from: %s", errOut)
+	}
+	_, err = provision(ue1)
+	t.Logf("no --ca-file: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "x509: certificate signed by unknown authority") ||
+		!strings.Contains(err.Error(), "hint: ") || !strings.Contains(err.Error(), "--ca-file prose-as-data/tls.crt") {
+		t.Errorf("provision without --ca-file: %v", err)
+	}
+	// With the AS's certificate it works.
+	out, err := provision(ue1, "--ca-file", cert)
+	if err != nil || !strings.Contains(out, "provisioned ue-1") {
+		t.Fatalf("provision with the imported key: %v\n%s\nprose-as:\n%s", err, out, as.out.String())
+	}
 }

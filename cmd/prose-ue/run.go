@@ -20,26 +20,28 @@ import (
 	"github.com/prosesec/prosesec/ue"
 )
 
-const runHelp = `Usage: prose-ue run --cache-dir DIR --role source|target|relay --l2 ID
-                    (--listen 127.0.0.1:PORT --peer ID=ADDR ... | --topology FILE) [flags]
-
-Out of coverage, from the cache only: attach to the UDP loopback PC5 medium
-and run as
-  relay   announce and answer UE-to-UE relay discovery for the RSCs of its
-          serve grants, set up hop 1 / hop 2 links and forward IP packets;
-  target  answer discovery forwarded by relays, accept hop 2 from a relay and
-          answer ICMPv6 echo requests;
-  source  discover a relay for --target by RSC, set up hop 1 and, with
-          --ping N, send N ICMPv6 echo requests to the target through it.
-
-Examples:
-  prose-ue run --cache-dir r1 --role relay --l2 10 --listen 127.0.0.1:40010 \
-      --peer 1=127.0.0.1:40001 --peer 21=127.0.0.1:40021
-  prose-ue run --cache-dir s1 --role source --l2 1 --topology topo.yaml \
-      --target ue-target-00001 --ping 3
-
-Flags:
-`
+var runCmd = &command{
+	name: "run",
+	synopsis: "prose-ue run --cache-dir DIR --role source|target|relay --l2 ID\n" +
+		"               (--listen 127.0.0.1:PORT --peer ID=ADDR ... | --topology FILE) [flags]",
+	short: "out of coverage: run a source, a target or a relay over PC5",
+	long: "Out of coverage, from the cache only: attach to the UDP loopback PC5 medium and run " +
+		"in one of three roles.\n" +
+		"A relay announces and answers UE-to-UE relay discovery for the RSCs of its serve grants, " +
+		"sets up hop 1 / hop 2 links and forwards IP packets.\n" +
+		"A target answers discovery forwarded by relays, accepts hop 2 from a relay and answers " +
+		"ICMPv6 echo requests.\n" +
+		"A source discovers a relay for --target by RSC, sets up hop 1 and, with --ping N, sends N " +
+		"ICMPv6 echo requests to the target through it.",
+	examples: []string{
+		"# a relay between UEs 000001 and 000021\n" +
+			"prose-ue run --cache-dir r1 --role relay --l2 10 --listen 127.0.0.1:40010 \\\n" +
+			"    --peer 1=127.0.0.1:40001 --peer 21=127.0.0.1:40021",
+		"# a source pinging a target through a relay, the nodes named in a topology file\n" +
+			"prose-ue run --cache-dir s1 --role source --l2 1 --topology topo.yaml \\\n" +
+			"    --target ue-target-00001 --ping 3",
+	},
+}
 
 type peerList []medium.Peer
 
@@ -91,25 +93,25 @@ type runOpts struct {
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", runHelp, stderr)
-	dir := fs.String("cache-dir", "", "credential cache directory (required)")
+	fs := newFlagSet(runCmd)
+	dir := fs.String("cache-dir", "", "credential cache `DIR` (required)")
 	o := runOpts{routes: routeList{}, stdout: stdout}
-	fs.StringVar(&o.role, "role", "", "source, target or relay (required)")
-	l2 := fs.String("l2", "", "this node's Layer-2 ID, hex (required)")
-	listen := fs.String("listen", "", "this node's UDP address on loopback (with --peer)")
+	fs.StringVar(&o.role, "role", "", "`ROLE`: source, target or relay (required)")
+	l2 := fs.String("l2", "", "this node's Layer-2 `ID`, hex (required)")
+	listen := fs.String("listen", "", "this node's UDP `ADDR` on loopback, 127.0.0.1:PORT (with --peer)")
 	var peers peerList
-	fs.Var(&peers, "peer", "a neighbour, ID=127.0.0.1:PORT (repeatable)")
-	topo := fs.String("topology", "", "topology file (instead of --listen/--peer)")
-	rscFlag := fs.String("rsc", "", "relay service code, hex (default: the first of the token's grants)")
-	fs.StringVar(&o.target, "target", "", "source: the target's user info")
-	fs.IntVar(&o.ping, "ping", 0, "source: echo requests to send through the relay (0: just set up hop 1)")
-	fs.DurationVar(&o.interval, "interval", time.Second, "source: time between echo requests (and the wait for each reply)")
-	fs.DurationVar(&o.wait, "wait", 40*time.Second, "source: time limit for hop 1 set-up")
-	fs.DurationVar(&o.discoveryTimeout, "discovery-timeout", 10*time.Second, "source: time limit for finding a relay")
-	fs.DurationVar(&o.announce, "announce", 2*time.Second, "relay: Model A announcement period")
-	fs.IntVar(&o.maxLinks, "max-links", relay.DefaultMaxLinks, "relay: simultaneous links")
-	fs.Var(o.routes, "route", "relay: static target, USERINFO=L2ID (repeatable; otherwise discovery)")
-	if err := parse(fs, args); err != nil {
+	fs.Var(&peers, "peer", "a neighbour, `ID=ADDR` with ADDR 127.0.0.1:PORT (repeatable)")
+	topo := fs.String("topology", "", "topology `FILE` (instead of --listen/--peer)")
+	rscFlag := fs.String("rsc", "", "relay service code `RSC`, hex (default: the first of the token's grants)")
+	fs.StringVar(&o.target, "target", "", "source: the target's `USERINFO` (its client ID at the AS)")
+	fs.IntVar(&o.ping, "ping", 0, "source: send `N` echo requests through the relay (0: just set up hop 1)")
+	fs.DurationVar(&o.interval, "interval", time.Second, "source: `DURATION` between echo requests (and the wait for each reply)")
+	fs.DurationVar(&o.wait, "wait", 40*time.Second, "source: time limit (`DURATION`) for hop 1 set-up")
+	fs.DurationVar(&o.discoveryTimeout, "discovery-timeout", 10*time.Second, "source: time limit (`DURATION`) for finding a relay")
+	fs.DurationVar(&o.announce, "announce", 2*time.Second, "relay: Model A announcement period (`DURATION`)")
+	fs.IntVar(&o.maxLinks, "max-links", relay.DefaultMaxLinks, "relay: at most `N` simultaneous links")
+	fs.Var(o.routes, "route", "relay: static target, `USERINFO=L2ID` (repeatable; otherwise discovery)")
+	if err := parse(runCmd, fs, args, stdout); err != nil {
 		return err
 	}
 	if *dir == "" || *l2 == "" {
