@@ -1,4 +1,4 @@
-// Command prose-ue is the UE agent of TR 33.740 Solution #4 (DESIGN §7): it
+// Command prose-ue is the UE agent of TR 33.740 Solution #4 (docs/design.md §7): it
 // makes or imports the UE's identity key (keygen), provisions the UE's credentials from
 // the ProSe Application Server while in coverage (provision), shows what is
 // cached (status), and runs a source UE, a target UE or an L3 UE-to-UE relay
