@@ -93,7 +93,7 @@ Shipped scenarios (cmd/prose-sim/examples/):
 Scale mode (instead of the scenario): N end UEs in N/2 source/target pairs
 and M relays, registered and provisioned by the AS, then linked offline
 (hop 1 + hop 2 established, IP packets both ways), one cell per relay:
-  prose-sim --ues 10000 --relays 100                  # 10,000 UEs and 100 relays, under 60 s on 2 cores (19-41 s measured)
+  prose-sim --ues 10000 --relays 100                  # 10,000 UEs and 100 relays, under 60 s on 2 cores (15-41 s measured)
   prose-sim run --ues 40 --relays 4 --packets 3 --out /tmp/scale
   prose-sim --ues 2000 --relays 20 --max-wall 60s     # check fails if slower
 
