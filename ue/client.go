@@ -391,7 +391,7 @@ func (c *Client) requestToken(ctx context.Context, md *metadata) ([]byte, *token
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
-		return nil, nil, errorf(ErrUnreachable, "cannot reach the token endpoint %s: %v", md.TokenEndpoint, err)
+		return nil, nil, errorc(ErrUnreachable, err, "cannot reach the token endpoint %s: %v", md.TokenEndpoint, err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxDocument+1))
@@ -404,7 +404,8 @@ func (c *Client) requestToken(ctx context.Context, md *metadata) ([]byte, *token
 	if res.StatusCode != http.StatusOK {
 		var oe oauthError
 		if json.Unmarshal(body, &oe) == nil && oe.Error != "" {
-			return nil, nil, errorf(ErrServer, "the token endpoint refused the request (%d %s: %s)", res.StatusCode, oe.Error, oe.Description)
+			cause := &OAuthError{StatusCode: res.StatusCode, Code: oe.Error, Description: oe.Description}
+			return nil, nil, errorc(ErrServer, cause, "the token endpoint refused the request (%v)", cause)
 		}
 		return nil, nil, errorf(ErrServer, "the token endpoint answered %s", res.Status)
 	}
@@ -547,7 +548,7 @@ func (c *Client) get(ctx context.Context, u, accept string, limit int) ([]byte, 
 	req.Header.Set("Accept", accept)
 	res, err := c.http.Do(req)
 	if err != nil {
-		return nil, errorf(ErrUnreachable, "cannot reach %s: %v", u, err)
+		return nil, errorc(ErrUnreachable, err, "cannot reach %s: %v", u, err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, int64(limit)+1))

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
+	"log"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -77,7 +78,7 @@ func startAS(t *testing.T, mod func(*as.Config)) *testAS {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = h
-	srv.Config.ErrorLog = nil
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused TLS handshakes are expected in tests
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	a.roots = x509.NewCertPool()

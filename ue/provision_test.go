@@ -2,6 +2,7 @@ package ue
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -154,6 +155,18 @@ func TestProvisionClientSecretBasicAndEdDSA(t *testing.T) {
 	}
 }
 
+// TestUntrustedASCertificate: a UE without the AS's certificate in its
+// roots gets ErrUnreachable wrapping the TLS verification error.
+func TestUntrustedASCertificate(t *testing.T) {
+	a := startAS(t, nil)
+	key, _ := a.register("ue-1", token.ES256)
+	_, err := a.client("ue-1", key, func(c *ClientConfig) { c.RootCAs = x509.NewCertPool() }).Provision(context.Background())
+	var unknownCA x509.UnknownAuthorityError
+	if !errors.Is(err, ErrUnreachable) || !errors.As(err, &unknownCA) {
+		t.Fatalf("provision against an untrusted certificate: %v", err)
+	}
+}
+
 func TestProvisionKeyMismatch(t *testing.T) {
 	a := startAS(t, nil)
 	_, secret := a.register("ue-1", token.ES256)
@@ -162,6 +175,10 @@ func TestProvisionKeyMismatch(t *testing.T) {
 	_, err := a.client("ue-1", other, nil).Provision(context.Background())
 	if !errors.Is(err, ErrServer) || !strings.Contains(err.Error(), "invalid_client") {
 		t.Fatalf("assertion with the wrong key: %v", err)
+	}
+	var oe *OAuthError
+	if !errors.As(err, &oe) || oe.StatusCode != http.StatusUnauthorized || oe.Code != "invalid_client" {
+		t.Fatalf("the RFC 6749 error is not wrapped: %v (%+v)", err, oe)
 	}
 	// client_secret_basic works, but the token is bound to the registered
 	// key, not to this UE's.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -174,19 +176,21 @@ func left(d time.Duration) string {
 
 // provisionHint says what to check for the failures a fresh setup meets:
 // an AS certificate the UE does not trust, and a client authentication the
-// AS refuses. The ue package renders the causes as text, so the hint is
-// chosen from the message.
+// AS refuses. The ue package wraps both causes (errors.As).
 func provisionHint(err error, cfg ue.ClientConfig, dir, caFile string) string {
-	msg := err.Error()
+	var (
+		unknownCA x509.UnknownAuthorityError
+		oauth     *ue.OAuthError
+	)
 	switch {
-	case strings.Contains(msg, "certificate signed by unknown authority"), strings.Contains(msg, "certificate is not trusted"):
+	case errors.As(err, &unknownCA):
 		if caFile == "" {
 			return "the AS's TLS certificate is not signed by a CA of the system roots; pass --ca-file with the AS's certificate: " +
 				"prose-as serve writes its self-signed one to its data directory, e.g. --ca-file " + defaultASCert
 		}
 		return "the certificate in --ca-file " + caFile + " does not verify the AS's TLS certificate; pass the AS's own " +
 			"(tls.crt in its data directory, e.g. " + defaultASCert + ") or the CA of its --tls-cert"
-	case strings.Contains(msg, "(401 invalid_client"):
+	case errors.As(err, &oauth) && oauth.StatusCode == http.StatusUnauthorized && oauth.Code == "invalid_client":
 		if cfg.Auth == ue.AuthClientSecretBasic {
 			return fmt.Sprintf("check that %s is registered at the AS with a client secret and that --client-secret-file holds it", cfg.ClientID)
 		}
