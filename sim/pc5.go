@@ -150,10 +150,13 @@ type endUE struct {
 	ep     *node.Endpoint
 	drv    *node.MemDriver
 	events []link.Event
-	got    int
-	echo   bool
-	disc   *discovery.Discoverer
-	dcore  *discCore
+	// discards are the reasons of the signalling PDUs its endpoint
+	// dropped, in order (node.EndpointConfig.OnDiscard).
+	discards []error
+	got      int
+	echo     bool
+	disc     *discovery.Discoverer
+	dcore    *discCore
 }
 
 // tamper, if set, rewrites frames before the relay sees them (an attacker
@@ -457,7 +460,8 @@ func (r *pc5Run) addUEAt(p party, id medium.L2ID, rsc token.RSC, skew time.Durat
 				_ = u.ep.Send(lcid, e)
 			}
 		},
-		OnEvent: func(_ medium.L2ID, ev link.Event) { u.events = append(u.events, ev) },
+		OnEvent:   func(_ medium.L2ID, ev link.Event) { u.events = append(u.events, ev) },
+		OnDiscard: func(_ medium.L2ID, _ uint8, err error) { u.discards = append(u.discards, err) },
 	})
 	if err != nil {
 		return nil, err

@@ -743,12 +743,12 @@ func (r *runner) attack(at time.Time, a attack, rel, tgt party) error {
 }
 
 // discardedSMCs tells whether s discarded every SECURITY MODE COMMAND it
-// received in run, and nothing else reached it: its endpoint's discard
-// count (node.EndpointStats.Discarded) equals the number of frames
-// delivered to it, all of them SMCs. An initiator's link discards an SMC
-// only before its MAC-I has verified (pc5/link, verifyCommand): none was
-// authenticated, and none was answered. If so, the trace entries of those
-// SMCs get the field "discarded" (the chart draws them as discarded).
+// received in run for a failed integrity check, and nothing else reached
+// it: its endpoint reported one discard (node.EndpointConfig.OnDiscard)
+// per frame delivered to it, all of them SMCs, each wrapping
+// link.ErrIntegrity: none was authenticated, and none was answered. If so,
+// the trace entries of those SMCs get the field "discarded" with the
+// link's reason (the chart draws them as discarded).
 func discardedSMCs(run *pc5Run, s *endUE) (string, bool) {
 	smc := msg.MsgSecurityModeCommand.String()
 	var got []int
@@ -762,19 +762,25 @@ func discardedSMCs(run *pc5Run, s *endUE) (string, bool) {
 			other++
 		}
 	}
-	d := s.ep.Stats().Discarded
-	if len(got) == 0 || other != 0 || d != uint64(len(got)) {
-		return fmt.Sprintf("source discarded %d of the %d frames it received (%d SECURITY MODE COMMANDs)", d, len(got)+other, len(got)), false
+	d := s.discards
+	integrity := 0
+	for _, err := range d {
+		if errors.Is(err, link.ErrIntegrity) {
+			integrity++
+		}
 	}
-	for _, i := range got {
+	if len(got) == 0 || other != 0 || len(d) != len(got) || integrity != len(d) {
+		return fmt.Sprintf("source discarded %d of the %d frames it received (%d SECURITY MODE COMMANDs), %d for failed integrity", len(d), len(got)+other, len(got), integrity), false
+	}
+	for k, i := range got {
 		f := &run.frames[i]
 		f.Fields = maps.Clone(f.Fields)
 		if f.Fields == nil {
 			f.Fields = map[string]string{}
 		}
-		f.Fields["discarded"] = "by " + s.name + ": integrity not verified (MAC-I), not answered"
+		f.Fields["discarded"] = "by " + s.name + ", not answered: " + d[k].Error()
 	}
-	return fmt.Sprintf("source discarded all %d SECURITY MODE COMMANDs it received: integrity not verified (MAC-I), no COMPLETE, no REJECT", len(got)), true
+	return fmt.Sprintf("source discarded all %d SECURITY MODE COMMANDs it received, each for a failed integrity check (MAC-I, #7), no COMPLETE, no REJECT", len(got)), true
 }
 
 // stripCapabilities rewrites the source's DIRECT LINK ESTABLISHMENT

@@ -18,6 +18,9 @@ var (
 	ErrConfig  = errors.New("pc5/node: invalid configuration")
 	ErrNoRoute = errors.New("pc5/node: no route to the destination")
 	ErrNotIP   = errors.New("pc5/node: not an IPv6 packet")
+	// ErrUnexpected: a protected signalling PDU from a peer without a
+	// link (OnDiscard).
+	ErrUnexpected = errors.New("pc5/node: signalling PDU from a peer without a link")
 )
 
 // EndpointConfig configures an end UE.
@@ -31,6 +34,12 @@ type EndpointConfig struct {
 	Deliver func(from medium.L2ID, lcid uint8, pkt []byte)
 	// OnEvent, if set, sees every link event with the peer's Layer-2 ID.
 	OnEvent func(peer medium.L2ID, ev link.Event)
+	// OnDiscard, if set, sees every signalling PDU (LCID 0–2) dropped
+	// without a change of state, with the reason: err wraps
+	// link.ErrDiscarded (and, for a PDU that failed its checks before
+	// it was authenticated, link.ErrIntegrity or the like), or
+	// ErrUnexpected for a PDU from an unknown peer on LCID 1 or 2.
+	OnDiscard func(peer medium.L2ID, lcid uint8, err error)
 }
 
 // EndpointStats are an end UE's counters.
@@ -127,19 +136,19 @@ func (e *Endpoint) HandleFrame(now time.Time, f medium.Frame) {
 	case f.LCID <= 2:
 		if !ok {
 			if f.LCID != 0 {
-				e.stats.Discarded++
+				e.discard(f, ErrUnexpected)
 				return
 			}
 			l, err := link.NewResponder(e.cfg.Link, link.Policy{RSC: e.cfg.RSC, PeerRole: token.RoleServe})
 			if err != nil {
-				e.stats.Discarded++
+				e.discard(f, err)
 				return
 			}
 			p = &epeer{id: f.Src, l: l}
 			e.peers[f.Src] = p
 		}
 		if err := p.l.Step(now, link.PDU{LCID: f.LCID, Data: f.Payload}); errors.Is(err, link.ErrDiscarded) {
-			e.stats.Discarded++
+			e.discard(f, err)
 		}
 		e.drain(p)
 	case f.LCID <= 19:
@@ -162,6 +171,14 @@ func (e *Endpoint) HandleFrame(now time.Time, f medium.Frame) {
 		if e.cfg.Deliver != nil {
 			e.cfg.Deliver(f.Src, f.LCID, pkt)
 		}
+	}
+}
+
+// discard counts a dropped signalling PDU and reports it.
+func (e *Endpoint) discard(f medium.Frame, err error) {
+	e.stats.Discarded++
+	if e.cfg.OnDiscard != nil {
+		e.cfg.OnDiscard(f.Src, f.LCID, err)
 	}
 }
 
