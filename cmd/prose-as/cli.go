@@ -9,10 +9,11 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/prosesec/prosesec/internal/clihelp"
 )
 
 // env is what a command may use of the outside world. run builds it from
@@ -202,7 +203,7 @@ func newFlagSet(path []*command) *flag.FlagSet {
 func printHelp(w io.Writer, path []*command) {
 	c := path[len(path)-1]
 	fmt.Fprintf(w, "Usage:\n  %s\n\n", c.synopsis)
-	fmt.Fprintf(w, "%s\n", wrap(c.long, 78))
+	fmt.Fprintf(w, "%s\n", clihelp.Wrap(c.long, 78))
 	if len(c.subs) > 0 {
 		fmt.Fprintf(w, "\nCommands:\n")
 		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
@@ -219,90 +220,20 @@ func printHelp(w io.Writer, path []*command) {
 		if c.envNames != nil {
 			envNames = c.envNames(fs)
 		}
-		printFlags(w, "Flags", fs, envNames, func(name string) bool {
-			return !slices.Contains(c.sharedFlags, name) && !slices.Contains(c.hiddenFlags, name)
-		})
-		if len(c.sharedFlags) > 0 {
-			printFlags(w, "Connection flags", fs, envNames, func(name string) bool { return slices.Contains(c.sharedFlags, name) })
-		}
-	}
-	if len(c.examples) > 0 {
-		fmt.Fprintf(w, "\nExamples:\n")
-		for i, ex := range c.examples {
-			if i > 0 {
-				fmt.Fprintln(w)
+		// The notes of a flag: its default and the environment variable it reads.
+		note := func(f *flag.Flag) []string {
+			n := clihelp.DefaultNote(f)
+			if name := envNames[f.Name]; name != "" {
+				n = append(n, "env "+name)
 			}
-			for _, line := range strings.Split(ex, "\n") {
-				fmt.Fprintf(w, "  %s\n", line)
-			}
+			return n
 		}
+		clihelp.Flags(w, "Flags", fs, func(f *flag.Flag) bool {
+			return !slices.Contains(c.sharedFlags, f.Name) && !slices.Contains(c.hiddenFlags, f.Name)
+		}, note)
+		clihelp.Flags(w, "Connection flags", fs, func(f *flag.Flag) bool { return slices.Contains(c.sharedFlags, f.Name) }, note)
 	}
-}
-
-// printFlags lists the flags GNU-style (--name), with their defaults and
-// environment variables.
-func printFlags(w io.Writer, title string, fs *flag.FlagSet, envNames map[string]string, include func(string) bool) {
-	var fl []*flag.Flag
-	fs.VisitAll(func(f *flag.Flag) {
-		if include(f.Name) {
-			fl = append(fl, f)
-		}
-	})
-	if len(fl) == 0 {
-		return
-	}
-	sort.Slice(fl, func(i, j int) bool { return fl[i].Name < fl[j].Name })
-	fmt.Fprintf(w, "\n%s:\n", title)
-	for _, f := range fl {
-		typ, usage := flag.UnquoteUsage(f)
-		head := "  --" + f.Name
-		if typ != "" {
-			head += " " + typ
-		}
-		fmt.Fprintln(w, head)
-		extra := []string{}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" && f.DefValue != "[]" {
-			extra = append(extra, fmt.Sprintf("default %s", f.DefValue))
-		}
-		if n := envNames[f.Name]; n != "" {
-			extra = append(extra, "env "+n)
-		}
-		if len(extra) > 0 {
-			usage += " (" + strings.Join(extra, "; ") + ")"
-		}
-		fmt.Fprintf(w, "%s\n", indent(wrap(usage, 70), "        "))
-	}
-}
-
-func indent(s, pre string) string {
-	lines := strings.Split(s, "\n")
-	for i := range lines {
-		lines[i] = pre + lines[i]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// wrap breaks s into lines of at most width characters at spaces.
-func wrap(s string, width int) string {
-	var b strings.Builder
-	for pi, para := range strings.Split(s, "\n") {
-		if pi > 0 {
-			b.WriteByte('\n')
-		}
-		n := 0
-		for i, word := range strings.Fields(para) {
-			if i > 0 && n+1+len(word) > width {
-				b.WriteByte('\n')
-				n = 0
-			} else if i > 0 {
-				b.WriteByte(' ')
-				n++
-			}
-			b.WriteString(word)
-			n += len(word)
-		}
-	}
-	return b.String()
+	clihelp.Examples(w, c.examples)
 }
 
 // stringList is a repeatable string flag.

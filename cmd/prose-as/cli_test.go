@@ -477,13 +477,6 @@ func TestKeygenAndAssertion(t *testing.T) {
 	}
 }
 
-func TestWrap(t *testing.T) {
-	got := wrap("aaa bbb ccc ddd", 7)
-	if got != "aaa bbb\nccc ddd" {
-		t.Errorf("wrap = %q", got)
-	}
-}
-
 // jwtPayload decodes the claims of a compact JWS without verifying it.
 func jwtPayload(t *testing.T, jws string) map[string]any {
 	t.Helper()
