@@ -18,10 +18,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
-	"strings"
 	"syscall"
 	"text/tabwriter"
+
+	"github.com/prosesec/prosesec/internal/clihelp"
 )
 
 // commands lists the subcommands in the order of the root help.
@@ -156,83 +156,20 @@ func parse(c *command, fs *flag.FlagSet, args []string, stdout io.Writer) error 
 }
 
 func printRootHelp(w io.Writer) {
-	fmt.Fprintf(w, "Usage:\n  prose-ue COMMAND [flags]\n\n%s\n\nCommands:\n", wrap(rootLong, 78))
+	fmt.Fprintf(w, "Usage:\n  prose-ue COMMAND [flags]\n\n%s\n\nCommands:\n", clihelp.Wrap(rootLong, 78))
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	for _, c := range commands {
 		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.short)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nRun 'prose-ue COMMAND --help' for the flags and examples of a command.\n")
-	printExamples(w, rootExamples)
+	clihelp.Examples(w, rootExamples)
 }
 
 // printHelp writes the usage line, description, flags (--name VALUE, with
 // defaults) and examples of c.
 func printHelp(w io.Writer, c *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage:\n  %s\n\n%s\n", c.synopsis, wrap(c.long, 78))
-	var fl []*flag.Flag
-	fs.VisitAll(func(f *flag.Flag) { fl = append(fl, f) })
-	sort.Slice(fl, func(i, j int) bool { return fl[i].Name < fl[j].Name })
-	if len(fl) > 0 {
-		fmt.Fprintf(w, "\nFlags:\n")
-	}
-	for _, f := range fl {
-		typ, usage := flag.UnquoteUsage(f)
-		head := "  --" + f.Name
-		if typ != "" {
-			head += " " + typ
-		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" && f.DefValue != "map[]" {
-			usage += " (default " + f.DefValue + ")"
-		}
-		fmt.Fprintf(w, "%s\n%s\n", head, indent(wrap(usage, 70), "        "))
-	}
-	printExamples(w, c.examples)
-}
-
-func printExamples(w io.Writer, examples []string) {
-	if len(examples) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "\nExamples:\n")
-	for i, ex := range examples {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		for _, line := range strings.Split(ex, "\n") {
-			fmt.Fprintf(w, "  %s\n", line)
-		}
-	}
-}
-
-func indent(s, pre string) string {
-	lines := strings.Split(s, "\n")
-	for i := range lines {
-		lines[i] = pre + lines[i]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// wrap breaks s into lines of at most width characters at spaces; a
-// newline in s starts a new paragraph line.
-func wrap(s string, width int) string {
-	var b strings.Builder
-	for pi, para := range strings.Split(s, "\n") {
-		if pi > 0 {
-			b.WriteByte('\n')
-		}
-		n := 0
-		for i, word := range strings.Fields(para) {
-			if i > 0 && n+1+len(word) > width {
-				b.WriteByte('\n')
-				n = 0
-			} else if i > 0 {
-				b.WriteByte(' ')
-				n++
-			}
-			b.WriteString(word)
-			n += len(word)
-		}
-	}
-	return b.String()
+	fmt.Fprintf(w, "Usage:\n  %s\n\n%s\n", c.synopsis, clihelp.Wrap(c.long, 78))
+	clihelp.Flags(w, "Flags", fs, nil, clihelp.DefaultNote)
+	clihelp.Examples(w, c.examples)
 }
