@@ -28,10 +28,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
+
+	"github.com/prosesec/prosesec/internal/clihelp"
 )
 
 func main() {
@@ -166,82 +167,29 @@ func newFlagSet(name string) *flag.FlagSet {
 }
 
 func printRootHelp(w io.Writer) {
-	fmt.Fprintf(w, "Usage:\n  prose-bench COMMAND [flags]\n\n%s\n\nCommands:\n", wrap(rootLong, 78))
+	fmt.Fprintf(w, "Usage:\n  prose-bench COMMAND [flags]\n\n%s\n\nCommands:\n", clihelp.Wrap(rootLong, 78))
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	for _, c := range commands() {
 		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.short)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nRun 'prose-bench COMMAND --help' for the flags and examples of a command.\n")
-	fmt.Fprintf(w, "\nExamples:\n")
+	var examples []string // the first example of each command
 	for _, c := range commands() {
 		if len(c.examples) > 0 {
-			for _, line := range strings.Split(c.examples[0], "\n") {
-				fmt.Fprintf(w, "  %s\n", line)
-			}
+			examples = append(examples, c.examples[0])
 		}
 	}
+	clihelp.Examples(w, examples)
 }
 
 // printHelp writes the usage line, description, flags and examples of c.
 func printHelp(w io.Writer, c *command) {
-	fmt.Fprintf(w, "Usage:\n  %s\n\n%s\n", c.synopsis, wrap(c.long, 78))
+	fmt.Fprintf(w, "Usage:\n  %s\n\n%s\n", c.synopsis, clihelp.Wrap(c.long, 78))
 	fs := newFlagSet(c.name)
 	c.setup(fs)
-	var fl []*flag.Flag
-	fs.VisitAll(func(f *flag.Flag) { fl = append(fl, f) })
-	sort.Slice(fl, func(i, j int) bool { return fl[i].Name < fl[j].Name })
-	if len(fl) > 0 {
-		fmt.Fprintf(w, "\nFlags:\n")
-	}
-	for _, f := range fl {
-		typ, usage := flag.UnquoteUsage(f)
-		head := "  --" + f.Name
-		if typ != "" {
-			head += " " + typ
-		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			usage += " (default " + f.DefValue + ")"
-		}
-		fmt.Fprintf(w, "%s\n%s\n", head, indent(wrap(usage, 70), "        "))
-	}
-	if len(c.examples) > 0 {
-		fmt.Fprintf(w, "\nExamples:\n")
-		for i, ex := range c.examples {
-			if i > 0 {
-				fmt.Fprintln(w)
-			}
-			for _, line := range strings.Split(ex, "\n") {
-				fmt.Fprintf(w, "  %s\n", line)
-			}
-		}
-	}
-}
-
-func indent(s, pre string) string {
-	lines := strings.Split(s, "\n")
-	for i := range lines {
-		lines[i] = pre + lines[i]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// wrap breaks s into lines of at most width characters at spaces.
-func wrap(s string, width int) string {
-	var b strings.Builder
-	n := 0
-	for i, word := range strings.Fields(s) {
-		if i > 0 && n+1+len(word) > width {
-			b.WriteByte('\n')
-			n = 0
-		} else if i > 0 {
-			b.WriteByte(' ')
-			n++
-		}
-		b.WriteString(word)
-		n += len(word)
-	}
-	return b.String()
+	clihelp.Flags(w, "Flags", fs, nil, clihelp.DefaultNote)
+	clihelp.Examples(w, c.examples)
 }
 
 // stringList is a repeatable string flag.
