@@ -8,64 +8,24 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/prosesec/prosesec/as"
+	"github.com/prosesec/prosesec/internal/pgtest"
 	"github.com/prosesec/prosesec/store"
 	"github.com/prosesec/prosesec/store/postgres"
 	"github.com/prosesec/prosesec/token"
 )
 
-// pgDSNEnv names the environment variable with the DSN of the test database.
-const pgDSNEnv = "PROSE_TEST_POSTGRES_DSN"
-
 // newPGSchema creates a schema of the test's own in the test database and
-// drops it when the test ends. It skips the test when PROSE_TEST_POSTGRES_DSN
-// is unset and fails it when the database cannot be reached.
-func newPGSchema(t *testing.T) (dsn, schema string) {
-	t.Helper()
-	dsn = os.Getenv(pgDSNEnv)
-	if dsn == "" {
-		t.Skip(pgDSNEnv + " not set; see README (PostgreSQL tests)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("PostgreSQL named by %s is unreachable (start it, or unset %s to skip these tests): %v", pgDSNEnv, pgDSNEnv, err)
-	}
-	defer c.Close(context.Background())
-	var b [6]byte
-	rand.Read(b[:])
-	schema = "as_" + hex.EncodeToString(b[:])
-	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return dsn, schema
-}
+// drops it when the test ends (package pgtest's rule: skip when
+// PROSE_TEST_POSTGRES_DSN is unset, fail when the database is unreachable).
+func newPGSchema(t *testing.T) (dsn, schema string) { return pgtest.Schema(t, "as") }
 
 func openPG(t *testing.T, dsn, schema string) *postgres.Store {
 	t.Helper()
@@ -373,30 +333,16 @@ func TestRotationOncePostgresDSNRule(t *testing.T) {
 		ok   bool
 		want string
 	}{
-		{"postgres://prose:prose@127.0.0.1:1/prose_test?sslmode=disable&connect_timeout=3", false, "--- FAIL: TestRotationOncePostgres "},
+		{pgtest.UnreachableDSN, false, "--- FAIL: TestRotationOncePostgres "},
 		{"", true, "--- SKIP: TestRotationOncePostgres "},
 	} {
-		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestRotationOncePostgres$", "-test.v", "-test.count=1", "-test.short")
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, pgDSNEnv+"=") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
-		if tc.dsn != "" {
-			cmd.Env = append(cmd.Env, pgDSNEnv+"="+tc.dsn)
-		}
-		out, err := cmd.CombinedOutput()
-		cancel()
-		if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
-			t.Fatalf("running %s: %v", os.Args[0], err)
-		}
+		out, ok := pgtest.RunSelf(t, "^TestRotationOncePostgres$", tc.dsn, 60*time.Second, "-test.short")
 		msg := "is unreachable"
 		if tc.ok {
-			msg = pgDSNEnv + " not set; see README"
+			msg = pgtest.SkipMessage
 		}
-		if (err == nil) != tc.ok || !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), msg) {
-			t.Errorf("%s=%q: exit ok=%v, want %v with %q and %q; output:\n%s", pgDSNEnv, tc.dsn, err == nil, tc.ok, tc.want, msg, out)
+		if ok != tc.ok || !strings.Contains(out, tc.want) || !strings.Contains(out, msg) {
+			t.Errorf("%s=%q: exit ok=%v, want %v with %q and %q; output:\n%s", pgtest.Env, tc.dsn, ok, tc.ok, tc.want, msg, out)
 		}
 	}
 }

@@ -10,14 +10,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/prosesec/prosesec/internal/pgtest"
 )
 
 // pgTestDB is a schema of its own in the database named by
@@ -34,39 +32,17 @@ type pgTestDB struct {
 // but the database cannot be reached or the schema not created.
 func newPGTestDB(t *testing.T, prefix string) *pgTestDB {
 	t.Helper()
-	dsn := os.Getenv("PROSE_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("PROSE_TEST_POSTGRES_DSN not set; see docs/postgres.md (PostgreSQL tests)")
-	}
+	// Dropped after the servers' own cleanups (registered later) killed them.
+	dsn, schema := pgtest.Schema(t, "prose_as_"+prefix)
 	if !isPostgresDSN(dsn) {
-		t.Fatalf("PROSE_TEST_POSTGRES_DSN must be a postgres:// URL for the prose-as tests (it is passed to serve --db)")
+		t.Fatalf("%s must be a postgres:// URL for the prose-as tests (it is passed to serve --db)", pgtest.Env)
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		t.Fatalf("PROSE_TEST_POSTGRES_DSN does not parse as a URL: %v", err)
+		t.Fatalf("%s does not parse as a URL: %v", pgtest.Env, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("PostgreSQL named by PROSE_TEST_POSTGRES_DSN is unreachable: %v", err)
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	db := &pgTestDB{schema: "prose_as_" + prefix + "_" + hex.EncodeToString(rnd[:]), conn: conn}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{db.schema}.Sanitize()); err != nil {
-		conn.Close(ctx)
-		t.Fatalf("creating schema %s: %v", db.schema, err)
-	}
-	// Runs after the servers' own cleanups (registered later) killed them.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{db.schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", db.schema, err)
-		}
-		conn.Close(ctx)
-	})
+	db := &pgTestDB{schema: schema, conn: pgtest.Connect(t, dsn)}
+	t.Cleanup(func() { db.conn.Close(context.Background()) })
 	// The server gets the password through PGPASSWORD, as docs/postgres.md
 	// recommends, so that it is not on its command line.
 	if u.User != nil {

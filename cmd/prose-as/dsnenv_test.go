@@ -8,15 +8,12 @@ package main
 // skip (saying why) only when the variable is unset.
 
 import (
-	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
-)
 
-const pgDSNEnv = "PROSE_TEST_POSTGRES_DSN"
+	"github.com/prosesec/prosesec/internal/pgtest"
+)
 
 // pgTests are this package's tests that need PostgreSQL.
 var pgTests = []string{"TestServePostgres", "TestCrashSafetyPostgres", "TestClusterFailover"}
@@ -27,32 +24,13 @@ var pgTests = []string{"TestServePostgres", "TestCrashSafetyPostgres", "TestClus
 // the build cache.)
 func runSelfPG(t *testing.T, dsn string, extra ...string) (string, bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
-	defer cancel()
-	run := "^(" + strings.Join(pgTests, "|") + ")$"
-	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=" + run, "-test.v", "-test.count=1"}, extra...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, pgDSNEnv+"=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	if dsn != "" {
-		cmd.Env = append(cmd.Env, pgDSNEnv+"="+dsn)
-	}
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("%s -test.run=%s did not finish in 120s:\n%s", os.Args[0], run, out)
-	}
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatalf("running %s: %v", os.Args[0], err)
-	}
-	return string(out), err == nil
+	return pgtest.RunSelf(t, "^("+strings.Join(pgTests, "|")+")$", dsn, 120*time.Second, extra...)
 }
 
 // TestUnreachableDatabaseFails: with the DSN naming a port nothing listens
 // on, every PostgreSQL test fails, none skips, even with -short.
 func TestUnreachableDatabaseFails(t *testing.T) {
-	out, ok := runSelfPG(t, "postgres://prose:prose@127.0.0.1:1/prose_test?sslmode=disable&connect_timeout=3", "-test.short")
+	out, ok := runSelfPG(t, pgtest.UnreachableDSN, "-test.short")
 	if ok || strings.Contains(out, "--- SKIP") {
 		t.Errorf("with an unreachable database: exit ok=%v; want a failure and no skip; output:\n%s", ok, out)
 	}
@@ -75,10 +53,10 @@ func TestUnsetDatabaseSkips(t *testing.T) {
 	}
 	for _, name := range pgTests {
 		if !strings.Contains(out, "--- SKIP: "+name+" ") {
-			t.Errorf("%s did not skip without %s:\n%s", name, pgDSNEnv, out)
+			t.Errorf("%s did not skip without %s:\n%s", name, pgtest.Env, out)
 		}
 	}
-	if n := strings.Count(out, pgDSNEnv+" not set; see "); n != len(pgTests) {
-		t.Errorf("%d skip messages name %s, want %d:\n%s", n, pgDSNEnv, len(pgTests), out)
+	if n := strings.Count(out, pgtest.Env+" not set; see "); n != len(pgTests) {
+		t.Errorf("%d skip messages name %s, want %d:\n%s", n, pgtest.Env, len(pgTests), out)
 	}
 }

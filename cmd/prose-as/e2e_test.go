@@ -27,9 +27,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/prosesec/prosesec/as/httpapi"
+	"github.com/prosesec/prosesec/internal/pgtest"
 	"github.com/prosesec/prosesec/token"
 )
 
@@ -635,21 +634,11 @@ func TestServeRefusesBadSetups(t *testing.T) {
 // its own) and issues a token through it. It needs PROSE_TEST_POSTGRES_DSN,
 // as the store/postgres tests do.
 func TestServePostgres(t *testing.T) {
-	dsn := os.Getenv("PROSE_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("PROSE_TEST_POSTGRES_DSN not set; see README (PostgreSQL tests)")
-	}
+	// The DSN keeps its password here: the logs must not show it.
+	dsn, schema := pgtest.Schema(t, "prose_as_e2e")
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("PostgreSQL named by PROSE_TEST_POSTGRES_DSN is unreachable: %v", err)
-	}
+	conn := pgtest.Connect(t, dsn)
 	defer conn.Close(ctx)
-	schema := fmt.Sprintf("prose_as_e2e_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -5,27 +5,17 @@ package main
 import (
 	"context"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/prosesec/prosesec/internal/pgtest"
 )
 
-// postgresDSN returns PROSE_TEST_POSTGRES_DSN after checking that the
-// server answers; the test is skipped when the variable is unset and
-// fails when the server cannot be reached.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("PROSE_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("PROSE_TEST_POSTGRES_DSN not set; see docs/postgres.md")
-	}
-	if err := pgExec(context.Background(), dsn, "SELECT 1"); err != nil {
-		t.Fatalf("PROSE_TEST_POSTGRES_DSN is set but the server is not reachable: %v", err)
-	}
-	return dsn
-}
+// postgresDSN returns the test database's DSN (package pgtest's rule: skip
+// when PROSE_TEST_POSTGRES_DSN is unset, fail when it is unreachable).
+func postgresDSN(t *testing.T) string { return pgtest.DSN(t) }
 
 // schemaExists reports whether schema exists in the database of dsn.
 func schemaExists(t *testing.T, dsn, schema string) bool {

@@ -6,50 +6,25 @@ package postgres
 // only when the variable is unset.
 
 import (
-	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prosesec/prosesec/internal/pgtest"
 )
 
-// unreachableDSN names a port nothing listens on, with a short connect
-// timeout in case something drops the packets instead of refusing them.
-const unreachableDSN = "postgres://prose:prose@127.0.0.1:1/prose_test?sslmode=disable&connect_timeout=3"
-
-// runSelf runs this test binary for the tests matching run, with
-// PROSE_TEST_POSTGRES_DSN set to dsn ("" leaves it unset), and returns its
-// output and whether it exited successfully.
+// runSelf runs this test binary for the tests matching run, with the test
+// database's variable set to dsn ("" leaves it unset).
 func runSelf(t *testing.T, run, dsn string, extra ...string) (string, bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	args := append([]string{"-test.run=" + run, "-test.v", "-test.count=1"}, extra...)
-	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, dsnEnv+"=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	if dsn != "" {
-		cmd.Env = append(cmd.Env, dsnEnv+"="+dsn)
-	}
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("%s -test.run=%s did not finish in 60s:\n%s", os.Args[0], run, out)
-	}
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatalf("running %s: %v", os.Args[0], err)
-	}
-	return string(out), err == nil
+	return pgtest.RunSelf(t, run, dsn, 60*time.Second, extra...)
 }
 
 // TestUnreachableDatabaseFails: PostgreSQL tests fail, not skip, when the
 // variable names a database that cannot be reached.
 func TestUnreachableDatabaseFails(t *testing.T) {
 	for _, name := range []string{"TestTwoInstances", "TestWrongPassword", "TestConformance"} {
-		out, ok := runSelf(t, "^"+name+"$", unreachableDSN)
+		out, ok := runSelf(t, "^"+name+"$", pgtest.UnreachableDSN)
 		if ok || !strings.Contains(out, "--- FAIL: "+name) || strings.Contains(out, "--- SKIP") {
 			t.Errorf("%s with an unreachable database: exit ok=%v; want a failure and no skip; output:\n%s", name, ok, out)
 		}
@@ -75,7 +50,7 @@ func TestUnsetDatabaseSkips(t *testing.T) {
 	if strings.Contains(out, "--- PASS: TestConformance/") {
 		t.Errorf("conformance subtests passed without a database:\n%s", out)
 	}
-	if n := strings.Count(out, dsnEnv+" not set; see README"); n < 3 {
+	if n := strings.Count(out, pgtest.SkipMessage); n < 3 {
 		t.Errorf("%d skip messages name %s, want one per skipped test:\n%s", n, dsnEnv, out)
 	}
 	if !strings.Contains(out, "--- PASS: TestDescribe") {

@@ -2,12 +2,9 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -17,69 +14,25 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/prosesec/prosesec/internal/pgtest"
 	"github.com/prosesec/prosesec/store"
 	"github.com/prosesec/prosesec/store/storetest"
 )
 
-// dsnEnv names the environment variable with the DSN of the test database
-// (docs/postgres.md). Each test works in a schema of its own, created and
-// dropped by the test, so the database may be shared.
-const dsnEnv = "PROSE_TEST_POSTGRES_DSN"
-
-// testDSN returns the test database's DSN, or skips the test when none is
-// set.
-func testDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv(dsnEnv)
-	if dsn == "" {
-		t.Skip(dsnEnv + " not set; see README (PostgreSQL tests)")
-	}
-	return dsn
-}
+// The test database and the skip/fail rule are package pgtest's; each test
+// works in a schema of its own ("t_…"), so the database may be shared.
+const dsnEnv = pgtest.Env
 
 // connect opens one connection to the test database, failing the test if it
 // is unreachable.
-func connect(t testing.TB, dsn string) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("PostgreSQL named by %s is unreachable (start it, or unset %s to skip these tests): %v", dsnEnv, dsnEnv, err)
-	}
-	return c
-}
+func connect(t testing.TB, dsn string) *pgx.Conn { return pgtest.Connect(t, dsn) }
 
-// liveDSN is testDSN, checked to reach the server.
-func liveDSN(t testing.TB) string {
-	t.Helper()
-	dsn := testDSN(t)
-	connect(t, dsn).Close(context.Background())
-	return dsn
-}
+// liveDSN is the test database's DSN, checked to reach the server.
+func liveDSN(t testing.TB) string { return pgtest.DSN(t) }
 
 // newSchema creates a fresh schema in the test database and drops it (with
 // everything in it) when the test ends.
-func newSchema(t testing.TB) (dsn, schema string) {
-	t.Helper()
-	dsn = testDSN(t)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema = "t_" + hex.EncodeToString(b[:])
-	c := connect(t, dsn)
-	defer c.Close(context.Background())
-	if _, err := c.Exec(context.Background(), `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		c := connect(t, dsn)
-		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return dsn, schema
-}
+func newSchema(t testing.TB) (dsn, schema string) { return pgtest.Schema(t, "t") }
 
 func openSchema(t testing.TB, dsn, schema string, opts ...Option) *Store {
 	t.Helper()
