@@ -60,6 +60,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prosesec/prosesec/internal/clihelp"
 	"github.com/prosesec/prosesec/sim"
 )
 
@@ -101,8 +102,6 @@ Attacks of the default scenario (names for a scenario file's "attacks" list):
   %s
 A world's attackers also have the moves impersonate, tamper and replay-captured
 (docs/scenarios.md).
-
-Flags:
 `
 
 // runSim is sim.Run and runScale sim.Scale; tests replace them.
@@ -121,16 +120,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("prose-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	seed := fs.Uint64("seed", 1, "seed of the PC5 randomness (nonces, ephemeral keys, medium)")
-	out := fs.String("out", "", "directory for summary.json, trace.jsonl and sequence.html")
+	seed := fs.Uint64("seed", 1, "`SEED` of the PC5 randomness (nonces, ephemeral keys, medium)")
+	out := fs.String("out", "", "write summary.json, trace.jsonl and sequence.html into `DIR`")
 	quiet := fs.Bool("quiet", false, "print the summary table only")
-	packets := fs.Int("packets", 5, "IP packets sent each way through the relay; replaces a scenario file's top-level packets, not a session's own (scale mode: per pair, 1 unless set)")
-	pairs := fs.Int("pairs", 1, fmt.Sprintf("source/target pairs; above 1 adds a scale run with that many pairs through the relay (at most %d)", sim.MaxPairs))
-	scenario := fs.String("scenario", "", "YAML scenario file: tunes the default scenario (seed, packets, pairs, attacks) or, with ues, describes a world (docs/scenarios.md; examples in cmd/prose-sim/examples/); flags win over it")
-	nUEs := fs.Int("ues", 0, "scale mode: number of end UEs (even, at least 2 per relay), instead of the scenario")
-	nRelays := fs.Int("relays", 0, "scale mode: number of relays, one per cell (default: one per 100 end UEs)")
-	workers := fs.Int("workers", 32, "scale mode: concurrent registrations and provisionings")
-	maxWall := fs.Duration("max-wall", 0, "scale mode: add a check that the three phases took at most this long (0: none)")
+	packets := fs.Int("packets", 5, "`N` IP packets sent each way through the relay; replaces a scenario file's top-level packets, not a session's own (scale mode: per pair, 1 unless set)")
+	pairs := fs.Int("pairs", 1, fmt.Sprintf("`N` source/target pairs; above 1 adds a scale run with that many pairs through the relay (at most %d)", sim.MaxPairs))
+	scenario := fs.String("scenario", "", "YAML scenario `FILE`: tunes the default scenario (seed, packets, pairs, attacks) or, with ues, describes a world (docs/scenarios.md; examples in cmd/prose-sim/examples/); flags win over it")
+	nUEs := fs.Int("ues", 0, "scale mode: `N` end UEs (even, at least 2 per relay), instead of the scenario")
+	nRelays := fs.Int("relays", 0, "scale mode: `M` relays, one per cell (default: one per 100 end UEs)")
+	workers := fs.Int("workers", 32, "scale mode: `N` concurrent registrations and provisionings")
+	maxWall := fs.Duration("max-wall", 0, "scale mode: add a check that the three phases took at most `DURATION` (0: none)")
 	debugKeys := fs.Bool("debug-keys", false, "with --out: also write every PC5 frame's octets (hex) into trace.jsonl and the keys of every security context (NRPEK, NRPIK) into keys.jsonl (0600), to decrypt the trace with another implementation; exposes everything the links protect")
 	// The whole usage for --help; after a bad flag the flag package's
 	// one-line error and a pointer to --help.
@@ -138,7 +137,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stderr, usage, strings.Join(sim.AttackNames, ", "))
-			fs.PrintDefaults()
+			clihelp.Flags(stderr, "Flags", fs, nil, clihelp.DefaultNote)
 			return 0
 		}
 		fmt.Fprintln(stderr, "run 'prose-sim --help' for the flags and examples")
