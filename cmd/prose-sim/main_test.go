@@ -254,11 +254,12 @@ func TestHelp(t *testing.T) {
 	if rc := run([]string{"--help"}, &stdout, &stderr); rc != 0 {
 		t.Fatalf("rc %d", rc)
 	}
-	if !strings.Contains(stderr.String(), "Examples:") || !strings.Contains(stderr.String(), "-seed") || !strings.Contains(stderr.String(), strings.Join(sim.AttackNames, ", ")) {
+	if !strings.Contains(stderr.String(), "Examples:") || !strings.Contains(stderr.String(), "\n  --seed SEED\n") || !strings.Contains(stderr.String(), strings.Join(sim.AttackNames, ", ")) {
 		t.Fatalf("help:\n%s", stderr.String())
 	}
-	// The examples are named where they are, from the module root.
-	if !strings.Contains(stderr.String(), "examples in cmd/prose-sim/examples/") || strings.Contains(stderr.String(), "see examples/") {
+	// The examples are named where they are, from the module root (the
+	// flag's text is wrapped: compare with single spaces).
+	if flat := strings.Join(strings.Fields(stderr.String()), " "); !strings.Contains(flat, "examples in cmd/prose-sim/examples/") || strings.Contains(flat, "see examples/") {
 		t.Errorf("--scenario help does not say where the examples are:\n%s", stderr.String())
 	}
 	examples, err := filepath.Glob(filepath.Join("examples", "*.yaml"))
