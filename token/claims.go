@@ -51,11 +51,25 @@ func numericDate(t time.Time) *int64 {
 	return &v
 }
 
-func fromNumericDate(v *int64) time.Time {
-	if v == nil {
-		return time.Time{}
+// latestNumericDate is 9999-12-31T23:59:59Z. A decoded NumericDate outside
+// [0, latestNumericDate] is malformed: far beyond it, time.Unix wraps, and a
+// token with nbf or iat near 2^63 would read as issued in the distant past.
+const latestNumericDate = 253402300799
+
+// fromNumericDates converts decoded NumericDates (nil: absent, the zero
+// time), refusing values outside [0, latestNumericDate] with ErrMalformed.
+func fromNumericDates(vs ...*int64) ([]time.Time, error) {
+	ts := make([]time.Time, len(vs))
+	for i, v := range vs {
+		if v == nil {
+			continue
+		}
+		if *v < 0 || *v > latestNumericDate {
+			return nil, errorf(ErrMalformed, "NumericDate %d is outside 1970-01-01 to 9999-12-31", *v)
+		}
+		ts[i] = time.Unix(*v, 0).UTC()
 	}
-	return time.Unix(*v, 0).UTC()
+	return ts, nil
 }
 
 // defaults applies the rules shared by both formats to decoded claims: a

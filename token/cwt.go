@@ -179,7 +179,11 @@ func parseCWT(raw []byte, algs []Algorithm) (*parsedToken, error) {
 	if cc.Exp == nil {
 		return nil, errorf(ErrMalformed, "CWT has no exp")
 	}
-	c.IssuedAt, c.NotBefore, c.Expiry = fromNumericDate(cc.Iat), fromNumericDate(cc.Nbf), fromNumericDate(cc.Exp)
+	ts, err := fromNumericDates(cc.Iat, cc.Nbf, cc.Exp)
+	if err != nil {
+		return nil, err
+	}
+	c.IssuedAt, c.NotBefore, c.Expiry = ts[0], ts[1], ts[2]
 	c.Audience = cc.Aud
 	if cc.Cnf != nil {
 		if cc.Cnf.Key == nil {

@@ -365,7 +365,11 @@ func parseJWTClaims(b []byte, p *parsedToken) error {
 	if exp == nil {
 		return errorf(ErrMalformed, "JWT has no exp")
 	}
-	c.IssuedAt, c.NotBefore, c.Expiry = fromNumericDate(iat), fromNumericDate(nbf), fromNumericDate(exp)
+	ts, err := fromNumericDates(iat, nbf, exp)
+	if err != nil {
+		return err
+	}
+	c.IssuedAt, c.NotBefore, c.Expiry = ts[0], ts[1], ts[2]
 	c.defaults()
 	return nil
 }

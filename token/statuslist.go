@@ -317,7 +317,11 @@ func (v *StatusListVerifier) Verify(raw []byte, f Format, now time.Time) (*Statu
 	if p.iat == nil {
 		return nil, errorf(ErrMalformed, "status list token has no iat")
 	}
-	t := &StatusListToken{Issuer: p.iss, Subject: p.sub, IssuedAt: fromNumericDate(p.iat), Expiry: fromNumericDate(p.exp)}
+	ts, err := fromNumericDates(p.iat, p.exp)
+	if err != nil {
+		return nil, err
+	}
+	t := &StatusListToken{Issuer: p.iss, Subject: p.sub, IssuedAt: ts[0], Expiry: ts[1]}
 	if p.exp != nil {
 		if err := checkTimes(t.Expiry, time.Time{}, t.IssuedAt, now, v.Leeway); err != nil {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -528,6 +529,52 @@ func TestAudCBOR(t *testing.T) {
 		_, err := e.verifier().Verify(signCOSEParts(t, e.ecSigner, ph, base(tc.aud)), CWT, testNow)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestNumericDateRange: a signed token whose NumericDate lies outside
+// 1970-01-01 to 9999-12-31 is malformed. Near 2^63, time.Unix wraps, and
+// without the bound a token with such an nbf or iat read as issued in the
+// distant past and verified.
+func TestNumericDateRange(t *testing.T) {
+	e := newTestEnv(t)
+	v := e.verifier()
+	ph := protectedHeader(t, e.ecSigner)
+	jh := `{"alg":"ES256","kid":"` + testKidEC + `","typ":"at+jwt"}`
+	const exp = 4102444800 // 2100-01-01
+	for _, tc := range []struct {
+		name     string
+		claim    string // iat, nbf or exp
+		cwtKey   int
+		value    int64
+		accepted bool
+	}{
+		{"nbf max int64", "nbf", cwtKeyNbf, math.MaxInt64, false},
+		{"iat max int64", "iat", cwtKeyIat, math.MaxInt64, false},
+		{"iat negative", "iat", cwtKeyIat, -1, false},
+		{"exp after 9999", "exp", cwtKeyExp, 253402300800, false},
+		{"exp 9999-12-31T23:59:59", "exp", cwtKeyExp, 253402300799, true},
+		{"nbf epoch", "nbf", cwtKeyNbf, 0, true},
+	} {
+		jc := map[string]any{"iss": testIssuer, "aud": testAudience, "exp": exp}
+		cc := map[int]any{1: testIssuer, 3: testAudience, cwtKeyExp: exp}
+		jc[tc.claim], cc[tc.cwtKey] = tc.value, tc.value
+		payload, err := json.Marshal(jc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for f, raw := range map[Format][]byte{
+			JWT: signJWTParts(t, e.ecSigner, jh, string(payload)),
+			CWT: signCOSEParts(t, e.ecSigner, ph, mustCBOR(cc)),
+		} {
+			_, err := v.Verify(raw, f, testNow)
+			switch {
+			case tc.accepted && err != nil:
+				t.Errorf("%s %s: %v", f, tc.name, err)
+			case !tc.accepted:
+				checkErr(t, err, ErrMalformed)
+			}
 		}
 	}
 }
