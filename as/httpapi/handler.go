@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,6 +28,7 @@ type handler struct {
 	maxBody   int64
 	adminHash *[32]byte // nil: no admin credential
 	limit     *limiter  // nil: no rate limit
+	proxies   []netip.Prefix
 }
 
 func newHandler(o Options) (*handler, error) {
@@ -37,6 +40,7 @@ func newHandler(o Options) (*handler, error) {
 		h.maxBody = DefaultMaxBodyBytes
 	}
 	h.limit = newLimiter(o.RateLimit, o.Server.Now)
+	h.proxies = slices.Clone(o.TrustedProxies)
 	if o.AdminToken != nil {
 		sum := sha256.Sum256(o.AdminToken)
 		h.adminHash = &sum

@@ -80,6 +80,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -119,6 +120,12 @@ type Options struct {
 	// answered 429 with Retry-After and an RFC 6749 error body with the
 	// code slow_down. Its clock is the AS core's (Server.Now).
 	RateLimit RateLimit
+	// TrustedProxies are the reverse proxies in front of the server. A
+	// request from one of them is charged to the source address its
+	// X-Forwarded-For names (the rightmost entry that is not a trusted
+	// proxy) instead of the proxy's own; from any other peer,
+	// X-Forwarded-For is ignored. Empty: every peer is its own source.
+	TrustedProxies []netip.Prefix
 }
 
 func (o *Options) check(admin bool) error {
@@ -129,6 +136,9 @@ func (o *Options) check(admin bool) error {
 		return errors.New("as/httpapi: Options.MaxBodyBytes must not be negative")
 	}
 	if err := o.RateLimit.check(); err != nil {
+		return err
+	}
+	if err := checkTrustedProxies(o.TrustedProxies); err != nil {
 		return err
 	}
 	if o.AdminToken != nil && len(o.AdminToken) < MinAdminTokenLen {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -75,7 +74,7 @@ func (h *handler) admit(w http.ResponseWriter, r *http.Request, auth *as.ClientA
 	if auth.Method == as.AuthNone {
 		return ticket{}, true // rejected before any costly work
 	}
-	tk, wait := h.limit.admit(auth.ClaimedClient(), peerIP(r), issuance)
+	tk, wait := h.limit.admit(auth.ClaimedClient(), h.sourceIP(r), issuance)
 	if wait > 0 {
 		h.slowDown(w, r, wait)
 		return ticket{}, false
@@ -89,15 +88,6 @@ func (h *handler) slowDown(w http.ResponseWriter, r *http.Request, wait time.Dur
 	h.m.rateLimited.Inc()
 	w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
 	h.oauthError(w, r, errSlowDown)
-}
-
-// peerIP is the IP address of the connection's peer.
-func peerIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // errTooLarge is answered 413; the body is still an RFC 6749 error.
@@ -245,7 +235,7 @@ func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
 		// address (refunded when it is right), so that it cannot be
 		// guessed at full speed on this public listener.
 		var wait time.Duration
-		if tk, wait = h.limit.admit("(admin)", peerIP(r), false); wait > 0 {
+		if tk, wait = h.limit.admit("(admin)", h.sourceIP(r), false); wait > 0 {
 			h.slowDown(w, r, wait)
 			return
 		}

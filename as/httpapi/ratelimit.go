@@ -45,8 +45,11 @@ import (
 //     gets burst failed requests, then rate per second, per claimed
 //     client, and AddressFactor times that in all, whatever client IDs it
 //     claims; a victim calling from another address keeps its budget.
-//     (Behind a reverse proxy every peer has the proxy's address: the
-//     failures of all its clients then share one address bucket.)
+//     Behind a reverse proxy every peer has the proxy's address, so the
+//     address is the source's only when the proxy is listed in
+//     Options.TrustedProxies (clientip.go); otherwise the failures of all
+//     its clients share one address bucket, and a client's failure bucket
+//     is keyed by its claimed ID alone.
 //
 // Memory is bounded: at most MaxClients buckets are kept in each table,
 // the least recently used one is dropped first (dropping a bucket only

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -146,4 +147,45 @@ func decodeBody(t *testing.T, resp *http.Response) map[string]any {
 		t.Fatalf("body is not JSON: %q", b)
 	}
 	return m
+}
+
+// TestRateLimitBehindTrustedProxy: behind a reverse proxy (every request
+// from 127.0.0.1), an attacker who knows a client's ID drains that
+// client's failure bucket only for the address the proxy saw for the
+// attacker; the victim, at another address, still gets its token. Without
+// TrustedProxies the two share the proxy's address and the victim is
+// refused: the setting is what keeps the guarantee behind a proxy.
+func TestRateLimitBehindTrustedProxy(t *testing.T) {
+	for _, trusted := range []bool{true, false} {
+		a := newTestASWith(t, func(o *httpapi.Options) {
+			o.RateLimit = httpapi.RateLimit{Rate: 0.5, Burst: 3}
+			if trusted {
+				o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+			}
+		})
+		victim := a.registerUE("ue-1", []string{"u2u:use:000001"}, false)
+		tokenURL := a.issuer + "/oauth2/token"
+		cc := "grant_type=client_credentials"
+		proxy := clientFrom(t, "127.0.0.1")
+		refused := 0
+		for range 10 {
+			hdr := basicHdr(victim.id, "wrong-secret")
+			hdr["X-Forwarded-For"] = "198.51.100.66"
+			if resp, _ := postWith(t, proxy, tokenURL, cc, hdr); resp.StatusCode == http.StatusTooManyRequests {
+				refused++
+			}
+		}
+		if refused == 0 {
+			t.Fatalf("trusted=%v: the attacker's failures were never limited", trusted)
+		}
+		hdr := basicHdr(victim.id, victim.secret)
+		hdr["X-Forwarded-For"] = "198.51.100.7"
+		resp, body := postWith(t, proxy, tokenURL, cc, hdr)
+		switch {
+		case trusted && resp.StatusCode != http.StatusOK:
+			t.Errorf("behind a trusted proxy the victim got %d %s, want its token", resp.StatusCode, body)
+		case !trusted && resp.StatusCode != http.StatusTooManyRequests:
+			t.Errorf("without TrustedProxies the victim got %d, want 429 (shared proxy address)", resp.StatusCode)
+		}
+	}
 }

@@ -124,7 +124,7 @@ func TestRateLimitFromEnvAndConfig(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("client-rate-burst: 3\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, dir, []string{"PROSE_AS_CLIENT_RATE_LIMIT=0.25", "PROSE_AS_CONFIG=" + cfg}, "--insecure-http")
+	s := startServer(t, dir, []string{"PROSE_AS_CLIENT_RATE_LIMIT=0.25", "PROSE_AS_CONFIG=" + cfg, "PROSE_AS_TRUSTED_PROXIES=127.0.0.1, ::1/128"}, "--insecure-http")
 	mustCLI(t, "keygen", "--out", filepath.Join(keys, "ue.pem"))
 	secrets := map[string]string{}
 	for _, id := range []string{"ue-a", "ue-b"} {
@@ -167,7 +167,8 @@ func TestRateLimitFromEnvAndConfig(t *testing.T) {
 	if !strings.Contains(string(get(t, s, "/metrics")), "prose_as_token_requests_rate_limited_total 1") {
 		t.Error("/metrics does not count the refusal")
 	}
-	if !strings.Contains(s.logs.String(), "client_rate_limit=0.25") || !strings.Contains(s.logs.String(), "client_rate_burst=3") {
+	if !strings.Contains(s.logs.String(), "client_rate_limit=0.25") || !strings.Contains(s.logs.String(), "client_rate_burst=3") ||
+		!strings.Contains(s.logs.String(), `trusted_proxies="127.0.0.1, ::1/128"`) {
 		t.Errorf("the startup line does not show the limit:\n%s", s.logs.String())
 	}
 }

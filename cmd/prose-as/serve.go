@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -77,6 +78,8 @@ type serveSettings struct {
 	Metrics           string
 	ClientRateLimit   float64
 	ClientRateBurst   int
+	TrustedProxies    string
+	trustedProxies    []netip.Prefix // parsed by check
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
@@ -107,7 +110,8 @@ func serveFlags(fs *flag.FlagSet) *serveSettings {
 	fs.StringVar(&s.LogLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&s.LogFormat, "log-format", "text", "log `FORMAT`: text or json")
 	fs.StringVar(&s.Metrics, "metrics", "public", "where GET /metrics is served: `WHERE` is public (the --listen address), admin (the --admin-listen address, unauthenticated) or off")
-	fs.Float64Var(&s.ClientRateLimit, "client-rate-limit", defaultClientRateLimit, "sustained token requests per second (`RATE`) each client may make at POST /oauth2/token; more are answered 429 slow_down with Retry-After. Failed token, revoke and introspect requests are limited per source address and claimed client at the same rate, and per address at 10× that, so nobody can lock a client out by knowing its ID. 0 disables the limit")
+	fs.Float64Var(&s.ClientRateLimit, "client-rate-limit", defaultClientRateLimit, "sustained token requests per second (`RATE`) each client may make at POST /oauth2/token; more are answered 429 slow_down with Retry-After. Failed token, revoke and introspect requests are limited per source address and claimed client at the same rate, and per address at 10× that, so nobody can lock a client out by knowing its ID (behind a reverse proxy: name it in --trusted-proxies). 0 disables the limit")
+	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated `CIDRS` of the reverse proxies in front of the server (e.g. 127.0.0.1/32,::1/128): a request from one of them is rate-limited by the client address its X-Forwarded-For names (the rightmost one that is not a listed proxy); from any other peer X-Forwarded-For is ignored. Default: none, every peer is its own source")
 	fs.IntVar(&s.ClientRateBurst, "client-rate-burst", defaultClientRateBurst, "bucket size of the per-client limit: token requests (`N`) a client may make at once after a quiet period")
 	fs.DurationVar(&s.ReadHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "`DURATION` a client has to send its request headers; a slower connection is closed (Slowloris)")
 	fs.DurationVar(&s.ReadTimeout, "read-timeout", defaultReadTimeout, "`DURATION` a client has to send a whole request, headers and body; a slower connection is closed")
@@ -209,6 +213,24 @@ func (s *serveSettings) check() error {
 	}
 	if s.ReadHeaderTimeout > s.ReadTimeout {
 		return usagef("serve: --read-header-timeout %v exceeds --read-timeout %v, which bounds headers and body together", s.ReadHeaderTimeout, s.ReadTimeout)
+	}
+	s.trustedProxies = nil
+	for _, f := range strings.Split(s.TrustedProxies, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return usagef("serve: --trusted-proxies: %q is neither a CIDR prefix (10.0.0.0/8) nor an address", f)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		if p.Masked() != p {
+			return usagef("serve: --trusted-proxies: %s has host bits set; did you mean %s?", p, p.Masked())
+		}
+		s.trustedProxies = append(s.trustedProxies, p)
 	}
 	if s.ClientRateBurst < 1 {
 		return usagef("serve: --client-rate-burst %d: want at least 1", s.ClientRateBurst)
@@ -528,6 +550,8 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 		Logger:     log,
 		AdminToken: []byte(adminToken),
 		RateLimit:  httpapi.RateLimit{Rate: s.ClientRateLimit, Burst: s.ClientRateBurst},
+
+		TrustedProxies: s.trustedProxies,
 	}
 	if s.Metrics == "public" {
 		opts.Gatherer = reg
@@ -606,6 +630,7 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 		"signing_alg", s.SigningAlg,
 		"client_rate_limit", s.ClientRateLimit,
 		"client_rate_burst", s.ClientRateBurst,
+		"trusted_proxies", s.TrustedProxies,
 		"active_kid", activeKID,
 		"next_kid", nextKID,
 	)

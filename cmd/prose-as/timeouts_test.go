@@ -186,6 +186,8 @@ func TestTimeoutFlagsChecked(t *testing.T) {
 		{[]string{"--read-header-timeout", "20s", "--read-timeout", "10s"}, "exceeds --read-timeout"},
 		{[]string{"--client-rate-limit", "-1"}, "--client-rate-limit -1"},
 		{[]string{"--client-rate-burst", "0"}, "--client-rate-burst 0: want at least 1"},
+		{[]string{"--trusted-proxies", "10.0.0.1/8"}, "has host bits set; did you mean 10.0.0.0/8?"},
+		{[]string{"--trusted-proxies", "127.0.0.1/32,proxy.example"}, `"proxy.example" is neither a CIDR prefix`},
 	} {
 		_, errOut, code := cli(t, nil, append([]string{"serve", "--data-dir", t.TempDir()}, tc.args...)...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
