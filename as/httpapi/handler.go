@@ -222,6 +222,7 @@ func (h *handler) wrap(endpoint string, oauth bool, next http.HandlerFunc) http.
 				slog.String("path", r.URL.Path),
 				slog.Int("status", code),
 				slog.Duration("duration", time.Since(start)),
+				slog.String("remote", h.sourceIP(r)),
 			}
 			if ri.clientID != "" {
 				attrs = append(attrs, slog.String("client_id", ri.clientID))
