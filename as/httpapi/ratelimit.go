@@ -11,7 +11,7 @@ import (
 
 // Rate limiting of the OAuth endpoints (token, revoke, introspect).
 //
-// Three tables of token buckets guard the two costs of a request: the
+// Four tables of token buckets guard the two costs of a request: the
 // tokens it makes the AS sign and the client authentication (a secret
 // hash, or an ES256/EdDSA verification of a client assertion, also for an
 // unknown client) it makes the AS check.
@@ -44,7 +44,11 @@ import (
 //     fails, above all with bad credentials, stays charged. A source thus
 //     gets burst failed requests, then rate per second, per claimed
 //     client, and AddressFactor times that in all, whatever client IDs it
-//     claims; a victim calling from another address keeps its budget.
+//     claims; a victim calling from another address keeps its budget. An
+//     IPv6 source is charged a third bucket, keyed by its /48 and
+//     NetworkFactor times the address bucket, so that a site spreading its
+//     requests over its 65,536 /64s gets NetworkFactor times one address's
+//     budget, not 65,536 times.
 //     Behind a reverse proxy every peer has the proxy's address, so the
 //     address is the source's only when the proxy is listed in
 //     Options.TrustedProxies (clientip.go); otherwise the failures of all
@@ -70,7 +74,7 @@ type RateLimit struct {
 	// address, which all the clients it claims share (default
 	// DefaultRateLimitAddressFactor).
 	AddressFactor int
-	// MaxClients bounds each of the three bucket tables (default
+	// MaxClients bounds each of the four bucket tables (default
 	// DefaultRateLimitClients).
 	MaxClients int
 }
@@ -218,7 +222,8 @@ type limiter struct {
 	clock  func() time.Time
 	issue  *bucketTable // by authenticated client ID: issued tokens
 	failed *bucketTable // by peer address and claimed client ID
-	addr   *bucketTable // by peer address
+	addr   *bucketTable // by peer address (IPv6: /64)
+	net    *bucketTable // by IPv6 /48: the site of many /64s
 }
 
 func newLimiter(r RateLimit, clock func() time.Time) *limiter {
@@ -240,8 +245,15 @@ func newLimiter(r RateLimit, clock func() time.Time) *limiter {
 	return &limiter{clock: clock,
 		issue:  newBucketTable(r.Rate, burst, n),
 		failed: newBucketTable(r.Rate, burst, n),
-		addr:   newBucketTable(r.Rate*float64(f), burst*f, n)}
+		addr:   newBucketTable(r.Rate*float64(f), burst*f, n),
+		net:    newBucketTable(r.Rate*float64(f*NetworkFactor), burst*f*NetworkFactor, n)}
 }
+
+// NetworkFactor multiplies the address bucket's rate and burst for the
+// bucket of an IPv6 /48, which every /64 in it shares: one site gets
+// NetworkFactor times the failures of one address, not the 65,536 times
+// its /64s would give it.
+const NetworkFactor = 10
 
 // maxLimitedID is the longest client ID that gets a per-client bucket: UE
 // IDs have at most 128 characters (as.RegisterUE), so a longer one is no
@@ -267,15 +279,21 @@ func (l *limiter) admit(clientID, peerIP string, issuance bool) (ticket, time.Du
 			return ticket{}, d
 		}
 	}
-	ak := addrKey(peerIP)
+	ak, nk := addrKey(peerIP)
 	if d := l.addr.take(ak, now); d > 0 {
 		return ticket{}, d
 	}
-	t := ticket{l: l, addrKey: ak}
+	t := ticket{l: l, addrKey: ak, netKey: nk}
+	if nk != "" {
+		if d := l.net.take(nk, now); d > 0 {
+			l.addr.add(ak, 1, now)
+			return ticket{}, d
+		}
+	}
 	if clientID != "" {
 		t.failedKey = failedKey(clientID, ak)
 		if d := l.failed.take(t.failedKey, now); d > 0 {
-			l.addr.add(ak, 1, now)
+			t.refund(now)
 			return ticket{}, d
 		}
 	}
@@ -286,7 +304,17 @@ func (l *limiter) admit(clientID, peerIP string, issuance bool) (ticket, time.Du
 type ticket struct {
 	l         *limiter
 	addrKey   string
+	netKey    string // "": not IPv6, no network bucket was charged
 	failedKey string // "": no per-client failure bucket was charged
+}
+
+// refund returns what the ticket charged to the address and network
+// buckets.
+func (t ticket) refund(now time.Time) {
+	t.l.addr.add(t.addrKey, 1, now)
+	if t.netKey != "" {
+		t.l.net.add(t.netKey, 1, now)
+	}
 }
 
 // succeeded refunds the failure buckets of a request that succeeded.
@@ -297,7 +325,7 @@ func (t ticket) succeeded(issuedTo string) {
 		return
 	}
 	now := t.l.clock()
-	t.l.addr.add(t.addrKey, 1, now)
+	t.refund(now)
 	if t.failedKey != "" {
 		t.l.failed.add(t.failedKey, 1, now)
 	}
@@ -310,19 +338,22 @@ func failedKey(clientID, addrKey string) string {
 	return addrKey + " " + clientID // an address key holds no space
 }
 
-// addrKey is the key of the address bucket of a peer IP address: an IPv4
-// address itself (also when IPv4-mapped), an IPv6 address's /64 prefix.
-func addrKey(peerIP string) string {
+// addrKey returns the keys of the address bucket of a peer IP address (an
+// IPv4 address itself, also when IPv4-mapped; an IPv6 address's /64
+// prefix) and of its network bucket (an IPv6 address's /48 prefix; "" for
+// IPv4, where one address is often a whole carrier's NAT).
+func addrKey(peerIP string) (addr, network string) {
 	a, err := netip.ParseAddr(peerIP)
 	if err != nil {
-		return peerIP
+		return peerIP, ""
 	}
 	a = a.Unmap().WithZone("")
 	if a.Is4() {
-		return a.String()
+		return a.String(), ""
 	}
-	p, _ := a.Prefix(64)
-	return p.String()
+	p64, _ := a.Prefix(64)
+	p48, _ := a.Prefix(48)
+	return p64.String(), p48.String()
 }
 
 // retryAfterSeconds is d rounded up to whole seconds, at least 1.

@@ -183,17 +183,46 @@ func TestLimiterPerAddress(t *testing.T) {
 }
 
 func TestAddrKey(t *testing.T) {
-	for in, want := range map[string]string{
-		"192.0.2.1":            "192.0.2.1",
-		"::ffff:192.0.2.1":     "192.0.2.1",
-		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
-		"2001:db8:1:2::":       "2001:db8:1:2::/64",
-		"fe80::1%eth0":         "fe80::/64",
-		"not-an-ip":            "not-an-ip",
+	for in, want := range map[string][2]string{
+		"192.0.2.1":            {"192.0.2.1", ""},
+		"::ffff:192.0.2.1":     {"192.0.2.1", ""},
+		"2001:db8:1:2:3:4:5:6": {"2001:db8:1:2::/64", "2001:db8:1::/48"},
+		"2001:db8:1:2::":       {"2001:db8:1:2::/64", "2001:db8:1::/48"},
+		"fe80::1%eth0":         {"fe80::/64", "fe80::/48"},
+		"not-an-ip":            {"not-an-ip", ""},
 	} {
-		if got := addrKey(in); got != want {
-			t.Errorf("addrKey(%q) = %q, want %q", in, got, want)
+		if a, n := addrKey(in); a != want[0] || n != want[1] {
+			t.Errorf("addrKey(%q) = %q, %q, want %q, %q", in, a, n, want[0], want[1])
 		}
+	}
+}
+
+// TestLimiterPerNetwork: the /64s of one IPv6 /48 share a network bucket
+// of NetworkFactor times the address bucket, so spreading failures over
+// many /64s of one site does not multiply its budget; another /48 keeps
+// its own, and successes refund it.
+func TestLimiterPerNetwork(t *testing.T) {
+	l, c := newTestLimiterF(1, 2, 100000, 3) // address: burst 6; network: burst 60
+	admitted := 0
+	for i := range 1000 {
+		if fail(l, fmt.Sprintf("guess-%d", i), fmt.Sprintf("2001:db8:1:%x::1", i)) == 0 {
+			admitted++
+		}
+	}
+	if admitted != 2*3*NetworkFactor {
+		t.Fatalf("%d failures admitted from 1000 /64s of one /48, want the network burst %d", admitted, 2*3*NetworkFactor)
+	}
+	if d := fail(l, "other", "2001:db8:2::1"); d != 0 {
+		t.Fatalf("another /48 refused: wait %v", d)
+	}
+	// A refused request costs nothing: once the network bucket has refilled
+	// by one, a request is admitted again.
+	c.advance(time.Second/time.Duration(3*NetworkFactor) + time.Millisecond)
+	if d := issue(l, "ue-ok", "2001:db8:1:ffff::1"); d != 0 {
+		t.Fatalf("after the network bucket refilled by one, a good request was refused: %v", d)
+	}
+	if d := issue(l, "ue-ok", "2001:db8:1:ffff::1"); d != 0 {
+		t.Fatalf("a success did not refund the network bucket: %v", d)
 	}
 }
 
