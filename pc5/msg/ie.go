@@ -117,14 +117,15 @@ func (r *reader) ReadOptionalIEs(allowed ieSet, set func(iei IEI, octet uint8, v
 	var seen uint64
 	var unknown []RawIE
 	for !r.Empty() {
-		o := r.b[r.off]
+		o, err := r.ReadUint8("IEI") // cannot fail: not Empty
+		if err != nil {
+			return nil, err
+		}
 		f, min, max, name, ok := formatOf(o)
 		if !ok {
 			return nil, r.errf(name, ErrComprehensionRequired, "IEI 0x%02x is in the comprehension-required range 0x00..0x0f", o)
 		}
-		r.off++
 		var v []byte
-		var err error
 		switch f {
 		case FormatTV:
 			v, err = r.ReadFixed(name, min)

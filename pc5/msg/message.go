@@ -38,19 +38,19 @@ type encoder interface {
 func marshalLen(m encoder) int {
 	b := newCounter(m.context())
 	m.build(b)
-	return b.n
+	return b.Len()
 }
 
 func marshalTo(m encoder, p []byte) (int, error) {
 	b := newWriter(m.context(), p)
 	m.build(b)
-	return b.finish()
+	return b.Finish()
 }
 
 func marshal(m encoder) ([]byte, error) {
 	c := newCounter(m.context())
 	m.build(c)
-	n, err := c.finish()
+	n, err := c.Finish()
 	if err != nil {
 		return nil, err
 	}

@@ -1,31 +1,43 @@
 package msg
 
 import (
-	"encoding/binary"
 	"fmt"
+
+	"github.com/prosesec/prosesec/internal/wire"
 )
 
-// reader is a cursor over peer-supplied octets. Every read checks the
-// remaining length first and returns an *Error naming the context and the
-// field ("need 16 octets, have 9"). It never panics and never allocates
-// from a peer-supplied length: variable fields are returned as sub-slices of
-// the input, bounded by what is actually there; callers copy what they keep.
-type reader struct {
-	b   []byte
-	off int
-	ctx string
-}
+// reader is the shared bounds-checked cursor (wire.Reader) with this
+// package's errors: every read checks the remaining length first and
+// returns an *Error naming the context and the field ("need 16 octets, have
+// 9"). It never panics and never allocates from a peer-supplied length:
+// variable fields are returned as sub-slices of the input, bounded by what
+// is actually there; callers copy what they keep.
+type reader struct{ wire.Reader }
 
-func newReader(ctx string, b []byte) *reader { return &reader{b: b, ctx: ctx} }
-
-// Len returns the number of unread octets.
-func (r *reader) Len() int { return len(r.b) - r.off }
-
-// Empty reports whether everything has been read.
-func (r *reader) Empty() bool { return r.off >= len(r.b) }
+func newReader(ctx string, b []byte) *reader { return &reader{wire.NewReader(ctx, wireError, b)} }
 
 func (r *reader) errf(field string, kind error, format string, args ...any) error {
-	return newError(r.ctx, field, kind, format, args...)
+	return newError(r.Context(), field, kind, format, args...)
+}
+
+// wireError words the failures that the wire cursor detects as *Error
+// values of this package.
+func wireError(ctx string, f wire.Failure) error {
+	switch f.Kind {
+	case wire.Truncated:
+		return newError(ctx, f.Field, ErrTruncated, "need %d %s, have %d", f.Need, octets(f.Need), f.Have)
+	case wire.TruncatedLength:
+		return newError(ctx, f.Field, ErrTruncated, "need %d %s for the length, have %d", f.Need, octets(f.Need), f.Have)
+	case wire.Length:
+		return newError(ctx, f.Field, ErrLength, "%s", lengthDetail(f.Len, f.Min, f.Max))
+	case wire.TrailingData:
+		return newError(ctx, f.Field, ErrTrailingData, "%d unexpected trailing %s", f.Have, octets(f.Have))
+	case wire.Overflow:
+		return newError(ctx, f.Field, ErrInvalid, "value 0x%x does not fit in %d bits", f.Value, f.Bits)
+	case wire.ShortBuffer:
+		return newError(ctx, f.Field, ErrShortBuffer, "need %d octets, have %d", f.Need, f.Have)
+	}
+	return newError(ctx, f.Field, ErrInvalid, "%v", f.Kind)
 }
 
 func octets(n int) string {
@@ -33,95 +45,6 @@ func octets(n int) string {
 		return "octet"
 	}
 	return "octets"
-}
-
-// ReadFixed returns the next n octets (a sub-slice of the input).
-func (r *reader) ReadFixed(field string, n int) ([]byte, error) {
-	if n < 0 || r.Len() < n {
-		return nil, r.errf(field, ErrTruncated, "need %d %s, have %d", n, octets(n), r.Len())
-	}
-	s := r.b[r.off : r.off+n : r.off+n]
-	r.off += n
-	return s, nil
-}
-
-// ReadFixedInto fills dst from the next len(dst) octets.
-func (r *reader) ReadFixedInto(field string, dst []byte) error {
-	s, err := r.ReadFixed(field, len(dst))
-	if err != nil {
-		return err
-	}
-	copy(dst, s)
-	return nil
-}
-
-func (r *reader) ReadUint8(field string) (uint8, error) {
-	s, err := r.ReadFixed(field, 1)
-	if err != nil {
-		return 0, err
-	}
-	return s[0], nil
-}
-
-func (r *reader) ReadUint16(field string) (uint16, error) {
-	s, err := r.ReadFixed(field, 2)
-	if err != nil {
-		return 0, err
-	}
-	return binary.BigEndian.Uint16(s), nil
-}
-
-func (r *reader) ReadUint24(field string) (uint32, error) {
-	s, err := r.ReadFixed(field, 3)
-	if err != nil {
-		return 0, err
-	}
-	return uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]), nil
-}
-
-func (r *reader) ReadUint32(field string) (uint32, error) {
-	s, err := r.ReadFixed(field, 4)
-	if err != nil {
-		return 0, err
-	}
-	return binary.BigEndian.Uint32(s), nil
-}
-
-// readPrefixed reads a lenOctets-octet length, checks min ≤ length ≤ max,
-// then returns that many octets.
-func (r *reader) readPrefixed(lenOctets int, field string, min, max int) ([]byte, error) {
-	if r.Len() < lenOctets {
-		return nil, r.errf(field, ErrTruncated, "need %d %s for the length, have %d", lenOctets, octets(lenOctets), r.Len())
-	}
-	var l int
-	if lenOctets == 1 {
-		l = int(r.b[r.off])
-	} else {
-		l = int(binary.BigEndian.Uint16(r.b[r.off:]))
-	}
-	if l < min || l > max {
-		return nil, r.errf(field, ErrLength, "%s", lengthDetail(l, min, max))
-	}
-	r.off += lenOctets
-	return r.ReadFixed(field, l)
-}
-
-// ReadLV reads a 1-octet length and the contents.
-func (r *reader) ReadLV(field string, min, max int) ([]byte, error) {
-	return r.readPrefixed(1, field, min, max)
-}
-
-// ReadLVE reads a 2-octet length and the contents.
-func (r *reader) ReadLVE(field string, min, max int) ([]byte, error) {
-	return r.readPrefixed(2, field, min, max)
-}
-
-// ExpectEnd fails with ErrTrailingData unless everything was read.
-func (r *reader) ExpectEnd() error {
-	if !r.Empty() {
-		return r.errf("", ErrTrailingData, "%d unexpected trailing %s", r.Len(), octets(r.Len()))
-	}
-	return nil
 }
 
 func lengthDetail(l, min, max int) string {
