@@ -1,9 +1,10 @@
 package discovery
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/prosesec/prosesec/internal/wire"
 )
 
 // Error kinds of the codec. Every codec error is an *Error whose Kind is one
@@ -40,102 +41,25 @@ func newError(msg, field string, kind error, format string, args ...any) *Error 
 	return &Error{Msg: msg, Field: field, Kind: kind, Detail: fmt.Sprintf(format, args...)}
 }
 
-// builder writes an encoding and owns every length prefix (in the manner of
-// x/crypto/cryptobyte and pc5/msg): a prefixed field is written by a
-// callback and its length filled in afterwards, checked against bounds. In
-// counting mode nothing is written; MarshalLen uses it. The first error is
-// sticky.
-type builder struct {
-	buf   []byte
-	n     int
-	count bool
-	short bool
-	msg   string
-	err   error
-}
+// builder is the shared length-owning cursor (wire.Builder, in the manner
+// of x/crypto/cryptobyte) with this package's errors: a prefixed field is
+// written by a callback and its length filled in afterwards, checked against
+// bounds. In counting mode nothing is written; MarshalLen uses it. The first
+// error is sticky.
+type builder struct{ wire.Builder }
+
+func newCounter(msg string) *builder { return &builder{wire.NewCounter(msg, wireError)} }
+
+func newWriter(msg string, b []byte) *builder { return &builder{wire.NewWriter(msg, wireError, b)} }
 
 func (b *builder) fail(field string, kind error, format string, args ...any) {
-	if b.err == nil {
-		b.err = newError(b.msg, field, kind, format, args...)
-	}
-}
-
-func (b *builder) reserve(k int) []byte {
-	if b.err != nil {
-		return nil
-	}
-	start := b.n
-	b.n += k
-	if b.count || b.short {
-		return nil
-	}
-	if b.n > len(b.buf) {
-		b.short = true
-		return nil
-	}
-	return b.buf[start:b.n:b.n]
-}
-
-func (b *builder) finish() (int, error) {
-	if b.err != nil {
-		return 0, b.err
-	}
-	if b.short {
-		return 0, newError(b.msg, "", ErrShortBuffer, "need %d octets, have %d", b.n, len(b.buf))
-	}
-	return b.n, nil
-}
-
-func (b *builder) addUint8(v uint8) {
-	if s := b.reserve(1); s != nil {
-		s[0] = v
-	}
-}
-
-func (b *builder) addUint24(field string, v uint32) {
-	if v > 0xFFFFFF {
-		b.fail(field, ErrInvalid, "value 0x%x does not fit in 24 bits", v)
-		return
-	}
-	if s := b.reserve(3); s != nil {
-		s[0], s[1], s[2] = byte(v>>16), byte(v>>8), byte(v)
-	}
-}
-
-func (b *builder) addBytes(p []byte) {
-	if s := b.reserve(len(p)); s != nil {
-		copy(s, p)
-	}
-}
-
-// addPrefixed writes a lenOctets-octet length (1 or 2), the contents
-// written by f, and back-fills the length after checking min..max.
-func (b *builder) addPrefixed(lenOctets int, field string, min, max int, f func(*builder)) {
-	if b.err != nil {
-		return
-	}
-	start := b.n
-	slot := b.reserve(lenOctets)
-	f(b)
-	if b.err != nil {
-		return
-	}
-	l := b.n - start - lenOctets
-	if l < min || l > max {
-		b.fail(field, ErrLength, "%s", lengthDetail(l, min, max))
-		return
-	}
-	if slot != nil {
-		if lenOctets == 1 {
-			slot[0] = byte(l)
-		} else {
-			binary.BigEndian.PutUint16(slot, uint16(l))
-		}
+	if b.Err() == nil {
+		b.Fail(newError(b.Context(), field, kind, format, args...))
 	}
 }
 
 func (b *builder) addLV(field string, min, max int, p []byte) {
-	b.addPrefixed(1, field, min, max, func(b *builder) { b.addBytes(p) })
+	b.AddPrefixed(1, field, min, max, func() { b.AddBytes(p) })
 }
 
 // addUserInfoList writes the UE-to-UE relay UE info: a 2-octet length,
@@ -145,72 +69,27 @@ func (b *builder) addUserInfoList(field string, list [][]byte) {
 		b.fail(field, ErrLength, "%d entries, at most %d", len(list), MaxReachableUEs)
 		return
 	}
-	b.addPrefixed(2, field, 0, MaxReachableUEs*(1+MaxUserInfoLen), func(b *builder) {
+	b.AddPrefixed(2, field, 0, MaxReachableUEs*(1+MaxUserInfoLen), func() {
 		for _, ui := range list {
 			b.addLV(field+" entry", 1, MaxUserInfoLen, ui)
 		}
 	})
 }
 
-// reader is a cursor over peer octets: every read checks the remaining
-// length, never panics, never allocates from a peer-supplied length.
-type reader struct {
-	b   []byte
-	off int
-	msg string
-}
+// reader is the shared bounds-checked cursor (wire.Reader) with this
+// package's errors: every read checks the remaining length, never panics,
+// never allocates from a peer-supplied length.
+type reader struct{ wire.Reader }
 
-func (r *reader) remaining() int { return len(r.b) - r.off }
+func newReader(msg string, b []byte) *reader { return &reader{wire.NewReader(msg, wireError, b)} }
 
 func (r *reader) errf(field string, kind error, format string, args ...any) error {
-	return newError(r.msg, field, kind, format, args...)
-}
-
-func (r *reader) fixed(field string, n int) ([]byte, error) {
-	if r.remaining() < n {
-		return nil, r.errf(field, ErrTruncated, "need %d octets, have %d", n, r.remaining())
-	}
-	s := r.b[r.off : r.off+n : r.off+n]
-	r.off += n
-	return s, nil
-}
-
-func (r *reader) uint8(field string) (uint8, error) {
-	s, err := r.fixed(field, 1)
-	if err != nil {
-		return 0, err
-	}
-	return s[0], nil
-}
-
-func (r *reader) uint24(field string) (uint32, error) {
-	s, err := r.fixed(field, 3)
-	if err != nil {
-		return 0, err
-	}
-	return uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]), nil
-}
-
-func (r *reader) prefixed(lenOctets int, field string, min, max int) ([]byte, error) {
-	if r.remaining() < lenOctets {
-		return nil, r.errf(field, ErrTruncated, "need %d octets for the length, have %d", lenOctets, r.remaining())
-	}
-	var l int
-	if lenOctets == 1 {
-		l = int(r.b[r.off])
-	} else {
-		l = int(binary.BigEndian.Uint16(r.b[r.off:]))
-	}
-	if l < min || l > max {
-		return nil, r.errf(field, ErrLength, "%s", lengthDetail(l, min, max))
-	}
-	r.off += lenOctets
-	return r.fixed(field, l)
+	return newError(r.Context(), field, kind, format, args...)
 }
 
 // lv reads an LV and returns a copy (nil when empty).
 func (r *reader) lv(field string, min, max int) ([]byte, error) {
-	s, err := r.prefixed(1, field, min, max)
+	s, err := r.ReadLV(field, min, max)
 	if err != nil {
 		return nil, err
 	}
@@ -218,13 +97,13 @@ func (r *reader) lv(field string, min, max int) ([]byte, error) {
 }
 
 func (r *reader) userInfoList(field string) ([][]byte, error) {
-	s, err := r.prefixed(2, field, 0, MaxReachableUEs*(1+MaxUserInfoLen))
+	s, err := r.ReadLVE(field, 0, MaxReachableUEs*(1+MaxUserInfoLen))
 	if err != nil {
 		return nil, err
 	}
-	sub := &reader{b: s, msg: r.msg}
+	sub := newReader(r.Context(), s)
 	var out [][]byte
-	for sub.remaining() > 0 {
+	for !sub.Empty() {
 		if len(out) == MaxReachableUEs {
 			return nil, r.errf(field, ErrLength, "more than %d entries", MaxReachableUEs)
 		}
@@ -237,11 +116,24 @@ func (r *reader) userInfoList(field string) ([][]byte, error) {
 	return out, nil
 }
 
-func (r *reader) end() error {
-	if r.remaining() != 0 {
-		return r.errf("", ErrTrailingData, "%d unexpected trailing octets", r.remaining())
+// wireError words the failures that the wire cursor detects as *Error
+// values of this package.
+func wireError(msg string, f wire.Failure) error {
+	switch f.Kind {
+	case wire.Truncated:
+		return newError(msg, f.Field, ErrTruncated, "need %d octets, have %d", f.Need, f.Have)
+	case wire.TruncatedLength:
+		return newError(msg, f.Field, ErrTruncated, "need %d octets for the length, have %d", f.Need, f.Have)
+	case wire.Length:
+		return newError(msg, f.Field, ErrLength, "%s", lengthDetail(f.Len, f.Min, f.Max))
+	case wire.TrailingData:
+		return newError(msg, f.Field, ErrTrailingData, "%d unexpected trailing octets", f.Have)
+	case wire.Overflow:
+		return newError(msg, f.Field, ErrInvalid, "value 0x%x does not fit in %d bits", f.Value, f.Bits)
+	case wire.ShortBuffer:
+		return newError(msg, f.Field, ErrShortBuffer, "need %d octets, have %d", f.Need, f.Have)
 	}
-	return nil
+	return newError(msg, f.Field, ErrInvalid, "%v", f.Kind)
 }
 
 func lengthDetail(l, min, max int) string {

@@ -107,43 +107,43 @@ func (m *Solicitation) MessageType() MessageType {
 }
 
 func (m *Announcement) build(b *builder) {
-	b.addUint8(uint8(m.MessageType()))
-	b.addUint8(uint8(ExtU2URelayAnnounceResponse))
-	b.addUint24("RSC", uint32(m.RSC))
+	b.AddUint8(uint8(m.MessageType()))
+	b.AddUint8(uint8(ExtU2URelayAnnounceResponse))
+	b.AddUint24("RSC", uint32(m.RSC))
 	b.addLV("Relay user info", 1, MaxUserInfoLen, m.RelayUserInfo)
 	b.addUserInfoList("UE-to-UE relay UE info", m.ReachableUEs)
-	b.addUint8(m.Load)
-	b.addUint8(m.UTCCounterLSB)
-	b.addBytes(m.MIC[:])
+	b.AddUint8(m.Load)
+	b.AddUint8(m.UTCCounterLSB)
+	b.AddBytes(m.MIC[:])
 }
 
 func (m *Response) build(b *builder) {
-	b.addUint8(uint8(m.MessageType()))
-	b.addUint8(uint8(ExtU2URelayAnnounceResponse))
-	b.addUint24("RSC", uint32(m.RSC))
+	b.AddUint8(uint8(m.MessageType()))
+	b.AddUint8(uint8(ExtU2URelayAnnounceResponse))
+	b.AddUint24("RSC", uint32(m.RSC))
 	b.addLV("Discoveree user info", 1, MaxUserInfoLen, m.DiscovereeUserInfo)
 	b.addLV("Source user info", 0, MaxUserInfoLen, m.SourceUserInfo)
 	b.addUserInfoList("UE-to-UE relay UE info", m.ReachableUEs)
-	b.addUint8(m.Load)
-	b.addUint8(m.UTCCounterLSB)
-	b.addBytes(m.MIC[:])
+	b.AddUint8(m.Load)
+	b.AddUint8(m.UTCCounterLSB)
+	b.AddBytes(m.MIC[:])
 }
 
 func (m *Solicitation) build(b *builder) {
-	b.addUint8(uint8(m.MessageType()))
-	b.addUint8(uint8(ExtU2URelaySolicitation))
-	b.addUint24("RSC", uint32(m.RSC))
+	b.AddUint8(uint8(m.MessageType()))
+	b.AddUint8(uint8(ExtU2URelaySolicitation))
+	b.AddUint24("RSC", uint32(m.RSC))
 	b.addLV("Discoverer user info", 1, MaxUserInfoLen, m.DiscovererUserInfo)
 	b.addLV("Target user info", 1, MaxUserInfoLen, m.TargetUserInfo)
 	b.addLV("Source user info", 0, MaxUserInfoLen, m.SourceUserInfo)
-	b.addUint8(m.UTCCounterLSB)
-	b.addBytes(m.MIC[:])
+	b.AddUint8(m.UTCCounterLSB)
+	b.AddBytes(m.MIC[:])
 }
 
 func marshalLen(m Message) int {
-	b := &builder{count: true, msg: m.name()}
+	b := newCounter(m.name())
 	m.build(b)
-	n, err := b.finish()
+	n, err := b.Finish()
 	if err != nil {
 		return 0
 	}
@@ -151,27 +151,27 @@ func marshalLen(m Message) int {
 }
 
 func marshalTo(m Message, buf []byte) (int, error) {
-	b := &builder{count: true, msg: m.name()}
+	b := newCounter(m.name())
 	m.build(b)
-	if _, err := b.finish(); err != nil {
+	if _, err := b.Finish(); err != nil {
 		return 0, err
 	}
-	b = &builder{buf: buf, msg: m.name()}
+	b = newWriter(m.name(), buf)
 	m.build(b)
-	return b.finish()
+	return b.Finish()
 }
 
 func marshal(m Message) ([]byte, error) {
-	b := &builder{count: true, msg: m.name()}
+	b := newCounter(m.name())
 	m.build(b)
-	n, err := b.finish()
+	n, err := b.Finish()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]byte, n)
-	b = &builder{buf: out, msg: m.name()}
+	b = newWriter(m.name(), out)
 	m.build(b)
-	if _, err := b.finish(); err != nil {
+	if _, err := b.Finish(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -190,7 +190,7 @@ func (m *Solicitation) Marshal() ([]byte, error)        { return marshal(m) }
 // header reads and checks the message type octet and the extension octet
 // against what the message expects, and returns the discovery type.
 func header(r *reader, ext ContentTypeExt, model Model) (restricted bool, err error) {
-	t, err := r.uint8("message type")
+	t, err := r.ReadUint8("message type")
 	if err != nil {
 		return false, err
 	}
@@ -208,7 +208,7 @@ func header(r *reader, ext ContentTypeExt, model Model) (restricted bool, err er
 	if mt.Model() != model {
 		return false, r.errf("message type", ErrUnknownType, "discovery model %02b, want %s", uint8(mt.Model()), model)
 	}
-	e, err := r.uint8("content type extension")
+	e, err := r.ReadUint8("content type extension")
 	if err != nil {
 		return false, err
 	}
@@ -219,12 +219,12 @@ func header(r *reader, ext ContentTypeExt, model Model) (restricted bool, err er
 }
 
 func (r *reader) rsc() (token.RSC, error) {
-	v, err := r.uint24("RSC")
+	v, err := r.ReadUint24("RSC")
 	return token.RSC(v), err
 }
 
 func (r *reader) mic(dst *[MICLen]byte) error {
-	s, err := r.fixed("MIC", MICLen)
+	s, err := r.ReadFixed("MIC", MICLen)
 	if err != nil {
 		return err
 	}
@@ -234,7 +234,7 @@ func (r *reader) mic(dst *[MICLen]byte) error {
 
 // UnmarshalBinary decodes an Announcement; the input must hold exactly one.
 func (m *Announcement) UnmarshalBinary(b []byte) error {
-	r := &reader{b: b, msg: m.name()}
+	r := newReader(m.name(), b)
 	var v Announcement
 	var err error
 	if v.Restricted, err = header(r, ExtU2URelayAnnounceResponse, ModelA); err != nil {
@@ -249,16 +249,16 @@ func (m *Announcement) UnmarshalBinary(b []byte) error {
 	if v.ReachableUEs, err = r.userInfoList("UE-to-UE relay UE info"); err != nil {
 		return err
 	}
-	if v.Load, err = r.uint8("Load"); err != nil {
+	if v.Load, err = r.ReadUint8("Load"); err != nil {
 		return err
 	}
-	if v.UTCCounterLSB, err = r.uint8("UTC-based counter LSB"); err != nil {
+	if v.UTCCounterLSB, err = r.ReadUint8("UTC-based counter LSB"); err != nil {
 		return err
 	}
 	if err = r.mic(&v.MIC); err != nil {
 		return err
 	}
-	if err = r.end(); err != nil {
+	if err = r.ExpectEnd(); err != nil {
 		return err
 	}
 	*m = v
@@ -267,7 +267,7 @@ func (m *Announcement) UnmarshalBinary(b []byte) error {
 
 // UnmarshalBinary decodes a Response; the input must hold exactly one.
 func (m *Response) UnmarshalBinary(b []byte) error {
-	r := &reader{b: b, msg: m.name()}
+	r := newReader(m.name(), b)
 	var v Response
 	var err error
 	if v.Restricted, err = header(r, ExtU2URelayAnnounceResponse, ModelB); err != nil {
@@ -285,16 +285,16 @@ func (m *Response) UnmarshalBinary(b []byte) error {
 	if v.ReachableUEs, err = r.userInfoList("UE-to-UE relay UE info"); err != nil {
 		return err
 	}
-	if v.Load, err = r.uint8("Load"); err != nil {
+	if v.Load, err = r.ReadUint8("Load"); err != nil {
 		return err
 	}
-	if v.UTCCounterLSB, err = r.uint8("UTC-based counter LSB"); err != nil {
+	if v.UTCCounterLSB, err = r.ReadUint8("UTC-based counter LSB"); err != nil {
 		return err
 	}
 	if err = r.mic(&v.MIC); err != nil {
 		return err
 	}
-	if err = r.end(); err != nil {
+	if err = r.ExpectEnd(); err != nil {
 		return err
 	}
 	*m = v
@@ -303,7 +303,7 @@ func (m *Response) UnmarshalBinary(b []byte) error {
 
 // UnmarshalBinary decodes a Solicitation; the input must hold exactly one.
 func (m *Solicitation) UnmarshalBinary(b []byte) error {
-	r := &reader{b: b, msg: m.name()}
+	r := newReader(m.name(), b)
 	var v Solicitation
 	var err error
 	if v.Restricted, err = header(r, ExtU2URelaySolicitation, ModelB); err != nil {
@@ -321,13 +321,13 @@ func (m *Solicitation) UnmarshalBinary(b []byte) error {
 	if v.SourceUserInfo, err = r.lv("Source user info", 0, MaxUserInfoLen); err != nil {
 		return err
 	}
-	if v.UTCCounterLSB, err = r.uint8("UTC-based counter LSB"); err != nil {
+	if v.UTCCounterLSB, err = r.ReadUint8("UTC-based counter LSB"); err != nil {
 		return err
 	}
 	if err = r.mic(&v.MIC); err != nil {
 		return err
 	}
-	if err = r.end(); err != nil {
+	if err = r.ExpectEnd(); err != nil {
 		return err
 	}
 	*m = v
