@@ -237,8 +237,7 @@ func maxLen(lenOctets, max int) int {
 // fields are returned as sub-slices of the input, bounded by what is
 // actually there; callers copy what they keep.
 type Reader struct {
-	b    []byte
-	off  int
+	b    []byte // the unread octets
 	ctx  string
 	errf ErrorFunc
 }
@@ -252,10 +251,10 @@ func NewReader(ctx string, errf ErrorFunc, b []byte) Reader {
 func (r *Reader) Context() string { return r.ctx }
 
 // Len returns the number of unread octets.
-func (r *Reader) Len() int { return len(r.b) - r.off }
+func (r *Reader) Len() int { return len(r.b) }
 
 // Empty reports whether everything has been read.
-func (r *Reader) Empty() bool { return r.off >= len(r.b) }
+func (r *Reader) Empty() bool { return len(r.b) == 0 }
 
 func (r *Reader) failure(f Failure) error { return r.errf(r.ctx, f) }
 
@@ -264,8 +263,8 @@ func (r *Reader) ReadFixed(field string, n int) ([]byte, error) {
 	if n < 0 || r.Len() < n {
 		return nil, r.failure(Failure{Field: field, Kind: Truncated, Need: n, Have: r.Len()})
 	}
-	s := r.b[r.off : r.off+n : r.off+n]
-	r.off += n
+	s := r.b[:n:n]
+	r.b = r.b[n:]
 	return s, nil
 }
 
@@ -324,14 +323,14 @@ func (r *Reader) ReadPrefixed(lenOctets int, field string, min, max int) ([]byte
 	}
 	var l int
 	if lenOctets == 1 {
-		l = int(r.b[r.off])
+		l = int(r.b[0])
 	} else {
-		l = int(binary.BigEndian.Uint16(r.b[r.off:]))
+		l = int(binary.BigEndian.Uint16(r.b))
 	}
 	if l < min || l > max {
 		return nil, r.failure(Failure{Field: field, Kind: Length, Len: l, Min: min, Max: max})
 	}
-	r.off += lenOctets
+	r.b = r.b[lenOctets:]
 	return r.ReadFixed(field, l)
 }
 
