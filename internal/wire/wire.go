@@ -237,7 +237,8 @@ func maxLen(lenOctets, max int) int {
 // fields are returned as sub-slices of the input, bounded by what is
 // actually there; callers copy what they keep.
 type Reader struct {
-	b    []byte // the unread octets
+	b    []byte
+	off  int
 	ctx  string
 	errf ErrorFunc
 }
@@ -251,10 +252,10 @@ func NewReader(ctx string, errf ErrorFunc, b []byte) Reader {
 func (r *Reader) Context() string { return r.ctx }
 
 // Len returns the number of unread octets.
-func (r *Reader) Len() int { return len(r.b) }
+func (r *Reader) Len() int { return len(r.b) - r.off }
 
 // Empty reports whether everything has been read.
-func (r *Reader) Empty() bool { return len(r.b) == 0 }
+func (r *Reader) Empty() bool { return r.off >= len(r.b) }
 
 func (r *Reader) failure(f Failure) error { return r.errf(r.ctx, f) }
 
@@ -263,8 +264,8 @@ func (r *Reader) ReadFixed(field string, n int) ([]byte, error) {
 	if n < 0 || r.Len() < n {
 		return nil, r.failure(Failure{Field: field, Kind: Truncated, Need: n, Have: r.Len()})
 	}
-	s := r.b[:n:n]
-	r.b = r.b[n:]
+	s := r.b[r.off : r.off+n : r.off+n]
+	r.off += n
 	return s, nil
 }
 
@@ -323,14 +324,14 @@ func (r *Reader) ReadPrefixed(lenOctets int, field string, min, max int) ([]byte
 	}
 	var l int
 	if lenOctets == 1 {
-		l = int(r.b[0])
+		l = int(r.b[r.off])
 	} else {
-		l = int(binary.BigEndian.Uint16(r.b))
+		l = int(binary.BigEndian.Uint16(r.b[r.off:]))
 	}
 	if l < min || l > max {
 		return nil, r.failure(Failure{Field: field, Kind: Length, Len: l, Min: min, Max: max})
 	}
-	r.b = r.b[lenOctets:]
+	r.off += lenOctets
 	return r.ReadFixed(field, l)
 }
 
