@@ -61,9 +61,9 @@
 // "Transcript and signatures").
 //
 // Every type has the method set of wmnsk/go-pfcp: MarshalLen, MarshalTo,
-// Marshal, UnmarshalBinary. All length prefixes are written by an internal
-// cursor builder and read by an internal cursor reader in the manner of
-// golang.org/x/crypto/cryptobyte. Errors are *Error values that start with
+// Marshal, UnmarshalBinary. All length prefixes are written by the cursor
+// builder and read by the cursor reader of internal/wire (shared with
+// package discovery), in the manner of golang.org/x/crypto/cryptobyte. Errors are *Error values that start with
 // "pc5/msg: ", name the message and field, say what was expected and what
 // was found, and unwrap to one of the Err* kinds.
 package msg
