@@ -113,6 +113,18 @@ func (c *Cache) SaveIdentityKey(k crypto.Signer) error {
 	return nil
 }
 
+// ReplaceIdentityKey stores k as the identity key whether or not one
+// exists, atomically (0600). Credentials cached for the old key no longer
+// open (ErrKeyMismatch) until the UE provisions again with the key the AS
+// has registered.
+func (c *Cache) ReplaceIdentityKey(k crypto.Signer) error {
+	b, err := MarshalIdentityKey(k)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(c.dir, IdentityKeyFile, b, false)
+}
+
 // GenerateIdentityKey makes a new identity key, stores it and returns it.
 func (c *Cache) GenerateIdentityKey(alg token.Algorithm, rand io.Reader) (crypto.Signer, error) {
 	k, err := GenerateIdentityKey(alg, rand)

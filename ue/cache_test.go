@@ -171,3 +171,28 @@ func TestWriteAtomicReplaces(t *testing.T) {
 		t.Fatalf("missing dir: %v", err)
 	}
 }
+
+// TestReplaceIdentityKey: SaveIdentityKey never replaces a key;
+// ReplaceIdentityKey does, 0600, leaving no temporary file.
+func TestReplaceIdentityKey(t *testing.T) {
+	c := newCache(t)
+	k1, _ := GenerateIdentityKey(token.ES256, nil)
+	k2, _ := GenerateIdentityKey(token.EdDSA, nil)
+	if err := c.SaveIdentityKey(k1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SaveIdentityKey(k2); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("SaveIdentityKey over a key: %v, want fs.ErrExist", err)
+	}
+	if err := c.ReplaceIdentityKey(k2); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.IdentityKey()
+	if err != nil || !publicEqual(got.Public(), k2.Public()) {
+		t.Fatalf("identity key after replace: %v, %v", got, err)
+	}
+	checkMode(t, filepath.Join(c.Dir(), IdentityKeyFile), 0o600)
+	if ents, _ := os.ReadDir(c.Dir()); len(ents) != 1 {
+		t.Fatalf("cache holds %d entries after the replace (temporary file left?)", len(ents))
+	}
+}

@@ -134,7 +134,7 @@ func importIdentityKey(cache *ue.Cache, file string, force bool, msgOut io.Write
 	case !force:
 		return nil, fmt.Errorf("%w; pass --force to replace it with %s", err, file)
 	}
-	if err := replaceIdentityKey(cache.Dir(), key); err != nil {
+	if err := cache.ReplaceIdentityKey(key); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(msgOut, "replaced the identity key %s with %s\n", dst, file)
@@ -176,46 +176,6 @@ func readPrivateKeyFile(file string) (crypto.Signer, error) {
 		return nil, fmt.Errorf("keygen: %s: %v", file, err)
 	}
 	return key, nil
-}
-
-// replaceIdentityKey writes k over the cache's identity key atomically
-// (a 0600 temporary file renamed over it): ue.Cache.SaveIdentityKey never
-// replaces a key.
-func replaceIdentityKey(dir string, k crypto.Signer) (err error) {
-	b, err := ue.MarshalIdentityKey(k)
-	if err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".identity-*.tmp") // mode 0600
-	if err != nil {
-		return fmt.Errorf("keygen: %v", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return fmt.Errorf("keygen: %v", err)
-	}
-	if _, err = f.Write(b); err != nil {
-		return fmt.Errorf("keygen: writing the identity key: %v", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("keygen: writing the identity key: %v", err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("keygen: writing the identity key: %v", err)
-	}
-	if err = os.Rename(f.Name(), filepath.Join(dir, ue.IdentityKeyFile)); err != nil {
-		return fmt.Errorf("keygen: replacing the identity key: %v", err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 func sameKey(a, b crypto.Signer) bool {
