@@ -159,13 +159,6 @@ func (b *Builder) AddUint8(v uint8) {
 	}
 }
 
-// AddUint16 writes v big-endian.
-func (b *Builder) AddUint16(v uint16) {
-	if s := b.reserve(2); s != nil {
-		binary.BigEndian.PutUint16(s, v)
-	}
-}
-
 // AddUint24 writes the low 24 bits of v big-endian; a larger v is an
 // Overflow failure of field.
 func (b *Builder) AddUint24(field string, v uint32) {
@@ -286,15 +279,6 @@ func (r *Reader) ReadUint8(field string) (uint8, error) {
 		return 0, err
 	}
 	return s[0], nil
-}
-
-// ReadUint16 reads a big-endian uint16.
-func (r *Reader) ReadUint16(field string) (uint16, error) {
-	s, err := r.ReadFixed(field, 2)
-	if err != nil {
-		return 0, err
-	}
-	return binary.BigEndian.Uint16(s), nil
 }
 
 // ReadUint24 reads a big-endian 24-bit value.

@@ -34,7 +34,7 @@ func build(b *Builder) {
 	b.AddUint8(0x7e)
 	b.AddPrefixed(1, "outer", 0, 10, func() {
 		b.AddPrefixed(2, "inner", 1, 4, func() {
-			b.AddUint16(0x0102)
+			b.AddBytes([]byte{1, 2})
 			b.AddBytes([]byte{3})
 		})
 	})
@@ -140,8 +140,8 @@ func TestReader(t *testing.T) {
 	if err := r.ReadFixedInto("d", d[:]); err != nil || d != [2]byte{0xde, 0xad} {
 		t.Fatalf("d: % x, %v", d, err)
 	}
-	if v, err := r.ReadUint16("e"); err != nil || v != 0xbeef || !r.Empty() || r.Len() != 0 {
-		t.Fatalf("e: %x, %v, Len %d", v, err, r.Len())
+	if v, err := r.ReadFixed("e", 2); err != nil || !bytes.Equal(v, []byte{0xbe, 0xef}) || !r.Empty() || r.Len() != 0 {
+		t.Fatalf("e: % x, %v, Len %d", v, err, r.Len())
 	}
 	r = NewReader("MSG", errf, built[10:])
 	if v, err := r.ReadUint32("u"); err != nil || v != 0xdeadbeef {
