@@ -5,7 +5,6 @@ package main
 // Slow clients (Slowloris): a real prose-as serve with short timeouts.
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -18,40 +17,12 @@ import (
 )
 
 // trickle writes msg to a new connection one byte every gap until the
-// server closes the connection or msg is sent, and returns how long the
-// connection lived and what the server answered (if anything).
+// server closes the connection, and returns how long the connection lived
+// and what the server answered (if anything); the server must close it
+// within 30 s after the whole of msg could have been sent (trickleBody).
 func trickle(t *testing.T, addr, msg string, gap time.Duration) (lived time.Duration, answer string) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Errorf("dial: %v", err)
-		return 0, ""
-	}
-	defer c.Close()
-	start := time.Now()
-	done := make(chan string, 1)
-	go func() {
-		// The reader sees the server's answer or its close.
-		b, _ := io.ReadAll(bufio.NewReader(c))
-		done <- string(b)
-	}()
-	for i := 0; i < len(msg); i++ {
-		if _, err := c.Write([]byte{msg[i]}); err != nil {
-			break
-		}
-		select {
-		case a := <-done:
-			return time.Since(start), a
-		case <-time.After(gap):
-		}
-	}
-	select {
-	case a := <-done:
-		return time.Since(start), a
-	case <-time.After(30 * time.Second):
-		t.Errorf("the server kept a slow connection open for 30s after the whole request was sent")
-		return time.Since(start), ""
-	}
+	return trickleBody(t, addr, "", msg, gap, time.Duration(len(msg)+1)*gap+30*time.Second)
 }
 
 // TestSlowClientsAreDisconnected opens connections that send their headers
