@@ -84,6 +84,16 @@ func invalidUE(format string, a ...any) *Error {
 	return ErrInvalidRequest.WithDescriptionf(format, a...)
 }
 
+// keyInUse is the admin error for a public key registered to another UE:
+// one identity key, one UE, so that a token's cnf names a single UE.
+func keyInUse(err error) *Error {
+	var kiu *store.KeyInUseError
+	if errors.As(err, &kiu) && kiu.Holder != "" {
+		return ErrConflict.WithDescriptionf("public_key is already registered to UE %q; every UE needs its own identity key", kiu.Holder)
+	}
+	return ErrConflict.WithDescription("public_key is already registered to another UE; every UE needs its own identity key")
+}
+
 // normalizeUEKey parses a JWK or PEM public key and returns it as JWK JSON.
 func normalizeUEKey(b []byte) ([]byte, error) {
 	if len(b) == 0 {
@@ -163,8 +173,12 @@ func (s *Server) RegisterUE(ctx context.Context, spec UESpec) (*UEInfo, string, 
 	if err := s.validateLifetime(spec.TokenLifetime); err != nil {
 		return nil, "", err
 	}
+	tp, err := store.KeyThumbprint(jwk)
+	if err != nil {
+		return nil, "", ErrServerError.WithCause(err)
+	}
 	now := s.now()
-	ue := &store.UE{ID: spec.ID, PublicKey: jwk, Grants: grants, TokenLifetime: spec.TokenLifetime, CreatedAt: now, UpdatedAt: now}
+	ue := &store.UE{ID: spec.ID, PublicKey: jwk, KeyThumbprint: tp, Grants: grants, TokenLifetime: spec.TokenLifetime, CreatedAt: now, UpdatedAt: now}
 	var secret string
 	if spec.WithSecret {
 		if secret, ue.SecretHash, err = s.newSecret(); err != nil {
@@ -174,6 +188,8 @@ func (s *Server) RegisterUE(ctx context.Context, spec UESpec) (*UEInfo, string, 
 	switch err := s.st.CreateUE(ctx, ue); {
 	case errors.Is(err, store.ErrConflict):
 		return nil, "", ErrConflict.WithDescriptionf("UE %q is already registered", spec.ID)
+	case errors.Is(err, store.ErrKeyInUse):
+		return nil, "", keyInUse(err)
 	case err != nil:
 		return nil, "", storeError("creating UE", err)
 	}
@@ -193,6 +209,9 @@ func (s *Server) UpdateUE(ctx context.Context, id string, u UEUpdate) (*UEInfo, 
 		if ue.PublicKey, err = normalizeUEKey(u.PublicKey); err != nil {
 			return nil, "", err
 		}
+	}
+	if ue.KeyThumbprint, err = store.KeyThumbprint(ue.PublicKey); err != nil {
+		return nil, "", ErrServerError.WithCause(err)
 	}
 	if u.Grants != nil {
 		if ue.Grants, err = s.validateGrants(*u.Grants); err != nil {
@@ -227,6 +246,8 @@ func (s *Server) UpdateUE(ctx context.Context, id string, u UEUpdate) (*UEInfo, 
 	switch err := s.st.UpdateUE(ctx, ue); {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, "", ErrNotFound.WithDescriptionf("UE %q is not registered", id)
+	case errors.Is(err, store.ErrKeyInUse):
+		return nil, "", keyInUse(err)
 	case err != nil:
 		return nil, "", storeError("updating UE", err)
 	}

@@ -702,6 +702,30 @@ func TestAdminOperations(t *testing.T) {
 	if _, _, err := e.srv.RegisterUE(ctx, as.UESpec{ID: "relay-1", PublicKey: pemOf(t, pub)}); !errors.Is(err, as.ErrConflict) {
 		t.Fatalf("duplicate: %v", err)
 	}
+	// One identity key, one UE: the same key under another ID (PEM or JWK)
+	// is refused, naming the holder, at registration and at update.
+	for _, k := range [][]byte{pemOf(t, pub), jwkOf(t, pub)} {
+		_, _, err := e.srv.RegisterUE(ctx, as.UESpec{ID: "relay-2", PublicKey: k})
+		if !errors.Is(err, as.ErrConflict) || !strings.Contains(err.Error(), `already registered to UE "relay-1"`) {
+			t.Fatalf("another UE with relay-1's key: %v", err)
+		}
+	}
+	if _, err := e.srv.GetUE(ctx, "relay-2"); !errors.Is(err, as.ErrNotFound) {
+		t.Fatalf("the refused registration created relay-2: %v", err)
+	}
+	other := newP256(t).Public()
+	if _, _, err := e.srv.RegisterUE(ctx, as.UESpec{ID: "relay-2", PublicKey: jwkOf(t, other)}); err != nil {
+		t.Fatalf("register relay-2 with its own key: %v", err)
+	}
+	if _, _, err := e.srv.UpdateUE(ctx, "relay-2", as.UEUpdate{PublicKey: pemOf(t, pub)}); !errors.Is(err, as.ErrConflict) || !strings.Contains(err.Error(), `"relay-1"`) {
+		t.Fatalf("update relay-2 to relay-1's key: %v", err)
+	}
+	if _, _, err := e.srv.UpdateUE(ctx, "relay-1", as.UEUpdate{PublicKey: jwkOf(t, pub)}); err != nil {
+		t.Fatalf("update relay-1 with its own key again: %v", err)
+	}
+	if _, err := e.srv.RemoveUE(ctx, "relay-2"); err != nil {
+		t.Fatal(err)
+	}
 	g := mustScopes(t, "u2u:serve:000002")
 	info, _, err = e.srv.UpdateUE(ctx, "relay-1", as.UEUpdate{Grants: &g})
 	if err != nil || len(info.Grants) != 1 || info.Grants[0] != "u2u:serve:000002" {

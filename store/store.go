@@ -32,7 +32,26 @@ var (
 	// ErrStale: the precondition of GuardedTokenRecorder.RecordTokenIfUE
 	// failed (the UE was removed or changed).
 	ErrStale = errors.New("store: the UE changed or was removed")
+	// ErrKeyInUse: CreateUE or UpdateUE was given a KeyThumbprint that
+	// another UE already has. Backends return it as a *KeyInUseError.
+	ErrKeyInUse = errors.New("store: identity key registered to another UE")
 )
+
+// KeyInUseError names the UE that already holds an identity key. It
+// matches ErrKeyInUse with errors.Is.
+type KeyInUseError struct {
+	Holder string // ID of the UE registered with the key ("" if unknown)
+}
+
+func (e *KeyInUseError) Error() string {
+	if e.Holder == "" {
+		return ErrKeyInUse.Error()
+	}
+	return ErrKeyInUse.Error() + " (" + e.Holder + ")"
+}
+
+// Is reports whether target is ErrKeyInUse.
+func (e *KeyInUseError) Is(target error) bool { return target == ErrKeyInUse }
 
 // Role is a grant role: "use" (end UE) or "serve" (UE-to-UE relay).
 type Role string
@@ -45,8 +64,14 @@ type Grant struct {
 
 // UE is one registered UE (a source/target end UE or a relay).
 type UE struct {
-	ID            string        // user info ID / application layer ID; the OAuth client_id
-	PublicKey     []byte        // PC5 identity public key as a JWK (JSON)
+	ID        string // user info ID / application layer ID; the OAuth client_id
+	PublicKey []byte // PC5 identity public key as a JWK (JSON)
+	// KeyThumbprint identifies PublicKey (package as stores its RFC 7638
+	// thumbprint). No two UEs may have the same non-empty KeyThumbprint:
+	// CreateUE and UpdateUE refuse it with a *KeyInUseError, atomically
+	// with the write. "" (a record written before the field existed) is
+	// exempt.
+	KeyThumbprint string
 	SecretHash    []byte        // hash of the client secret for client_secret_basic; nil if none
 	Grants        []Grant       // kept in the given order
 	TokenLifetime time.Duration // 0: server default
@@ -56,9 +81,11 @@ type UE struct {
 
 // UEStore holds the registered UEs.
 type UEStore interface {
-	// CreateUE adds a UE; ErrConflict if the ID exists.
+	// CreateUE adds a UE; ErrConflict if the ID exists, a *KeyInUseError
+	// if another UE has its KeyThumbprint.
 	CreateUE(ctx context.Context, ue *UE) error
-	// UpdateUE replaces a UE's fields (not CreatedAt); ErrNotFound if absent.
+	// UpdateUE replaces a UE's fields (not CreatedAt); ErrNotFound if
+	// absent, a *KeyInUseError if another UE has its KeyThumbprint.
 	UpdateUE(ctx context.Context, ue *UE) error
 	// GetUE returns the UE or ErrNotFound.
 	GetUE(ctx context.Context, id string) (*UE, error)

@@ -739,6 +739,11 @@ func TestAdminAPI(t *testing.T) {
 	if code := a.adminDo("POST", "/admin/v1/ues", body, &e); code != 409 {
 		t.Fatalf("duplicate: %d %+v", code, e)
 	}
+	// The same key under another ID: 409, naming the UE that has it.
+	sameKey, _ := json.Marshal(httpapi.RegisterUERequest{ID: "relay-8", PublicKey: pemKey})
+	if code := a.adminDo("POST", "/admin/v1/ues", sameKey, &e); code != 409 || e.Error != "conflict" || !strings.Contains(e.ErrorDescription, `already registered to UE "relay-7"`) {
+		t.Fatalf("another UE with relay-7's key: %d %+v", code, e)
+	}
 	bad, _ := json.Marshal(httpapi.RegisterUERequest{ID: "bad id", PublicKey: pemKey})
 	if code := a.adminDo("POST", "/admin/v1/ues", bad, &e); code != 400 || !strings.Contains(e.ErrorDescription, "[A-Za-z0-9._:-]") {
 		t.Fatalf("bad id: %d %+v", code, e)

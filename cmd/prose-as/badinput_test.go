@@ -125,11 +125,11 @@ func TestRateLimitFromEnvAndConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startServer(t, dir, []string{"PROSE_AS_CLIENT_RATE_LIMIT=0.25", "PROSE_AS_CONFIG=" + cfg, "PROSE_AS_TRUSTED_PROXIES=127.0.0.1, ::1/128"}, "--insecure-http")
-	mustCLI(t, "keygen", "--out", filepath.Join(keys, "ue.pem"))
 	secrets := map[string]string{}
 	for _, id := range []string{"ue-a", "ue-b"} {
 		sf := filepath.Join(keys, id+".secret")
-		mustCLI(t, "admin", "ue", "add", "--data-dir", dir, "--id", id, "--public-key", filepath.Join(keys, "ue.pem.pub.jwk"),
+		mustCLI(t, "keygen", "--out", filepath.Join(keys, id+".pem")) // one identity key per UE
+		mustCLI(t, "admin", "ue", "add", "--data-dir", dir, "--id", id, "--public-key", filepath.Join(keys, id+".pem.pub.jwk"),
 			"--grant", "use:00002a", "--secret", "--secret-out", sf)
 		secrets[id] = readTrimmed(t, sf)
 	}

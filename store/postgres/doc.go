@@ -83,6 +83,12 @@
 // connection's search_path: set it with WithSchema or the DSN's search_path
 // parameter.
 //
+// Schema version 2 makes identity keys unique: a key_thumbprint column with a
+// unique index, filled in for existing UEs by the migration itself (in Go,
+// with store.KeyThumbprint). If two existing UEs share a key, the migration
+// stops with a *store.DuplicateKeysError naming them and changes nothing:
+// the operator gives one of them its own key with the previous version.
+//
 // Times are stored as bigint Unix nanoseconds (NULL for the zero time), so
 // they round-trip exactly; representable times are those between the years
 // 1678 and 2262. UE IDs are text COLLATE "C", so that they order byte-wise.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/prosesec/prosesec/store"
 )
@@ -15,6 +16,7 @@ import (
 type ueRow struct {
 	id                   string
 	publicKey            []byte
+	keyThumbprint        *string // NULL for ""
 	secretHash           []byte
 	lifetime             int64
 	createdAt, updatedAt *int64
@@ -32,6 +34,10 @@ func encodeUE(ue *store.UE) (*ueRow, error) {
 		lifetime:   int64(ue.TokenLifetime),
 		grants:     append([]store.Grant(nil), ue.Grants...),
 	}
+	if ue.KeyThumbprint != "" {
+		tp := ue.KeyThumbprint
+		r.keyThumbprint = &tp
+	}
 	var err error
 	if r.createdAt, err = encTime("UE CreatedAt", ue.CreatedAt); err != nil {
 		return nil, err
@@ -40,6 +46,35 @@ func encodeUE(ue *store.UE) (*ueRow, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// checkKeyFree returns a *store.KeyInUseError if a UE other than r has r's
+// key thumbprint. Two transactions can both pass it; the unique index then
+// fails the later one, which keyInUse maps to the same error.
+func checkKeyFree(ctx context.Context, tx pgx.Tx, r *ueRow) error {
+	if r.keyThumbprint == nil {
+		return nil
+	}
+	var holder string
+	switch err := tx.QueryRow(ctx, `SELECT id FROM ues WHERE key_thumbprint = $1 AND id <> $2`, *r.keyThumbprint, r.id).Scan(&holder); {
+	case err == nil:
+		return fmt.Errorf("store/postgres: UE %q: %w", r.id, &store.KeyInUseError{Holder: holder})
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	default:
+		return fmt.Errorf("store/postgres: look up key thumbprint: %w", err)
+	}
+}
+
+// keyInUse maps a violation of the key thumbprint's unique index (a
+// concurrent registration of the same key) to a *store.KeyInUseError, and
+// returns nil for any other error.
+func keyInUse(err error, id string) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "ues_key_thumbprint" {
+		return fmt.Errorf("store/postgres: UE %q: %w", id, &store.KeyInUseError{})
+	}
+	return nil
 }
 
 // insertGrants writes r's grants in one statement.
@@ -67,10 +102,13 @@ func (s *Store) CreateUE(ctx context.Context, ue *store.UE) error {
 	if err != nil {
 		return err
 	}
-	return inTx(ctx, s.pool, "create UE", func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO ues (id, public_key, secret_hash, token_lifetime, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-			r.id, r.publicKey, r.secretHash, r.lifetime, r.createdAt, r.updatedAt)
+	err = inTx(ctx, s.pool, "create UE", func(tx pgx.Tx) error {
+		if err := checkKeyFree(ctx, tx, r); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO ues (id, public_key, key_thumbprint, secret_hash, token_lifetime, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+			r.id, r.publicKey, r.keyThumbprint, r.secretHash, r.lifetime, r.createdAt, r.updatedAt)
 		if err != nil {
 			return fmt.Errorf("store/postgres: insert UE: %w", err)
 		}
@@ -79,6 +117,10 @@ func (s *Store) CreateUE(ctx context.Context, ue *store.UE) error {
 		}
 		return insertGrants(ctx, tx, r)
 	})
+	if kerr := keyInUse(err, r.id); kerr != nil {
+		return kerr
+	}
+	return err
 }
 
 // UpdateUE replaces a UE's fields except CreatedAt; store.ErrNotFound if absent.
@@ -87,10 +129,13 @@ func (s *Store) UpdateUE(ctx context.Context, ue *store.UE) error {
 	if err != nil {
 		return err
 	}
-	return inTx(ctx, s.pool, "update UE", func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE ues SET public_key = $1, secret_hash = $2, token_lifetime = $3, updated_at = $4
-			WHERE id = $5`,
-			r.publicKey, r.secretHash, r.lifetime, r.updatedAt, r.id)
+	err = inTx(ctx, s.pool, "update UE", func(tx pgx.Tx) error {
+		if err := checkKeyFree(ctx, tx, r); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE ues SET public_key = $1, key_thumbprint = $2, secret_hash = $3, token_lifetime = $4, updated_at = $5
+			WHERE id = $6`,
+			r.publicKey, r.keyThumbprint, r.secretHash, r.lifetime, r.updatedAt, r.id)
 		if err != nil {
 			return fmt.Errorf("store/postgres: update UE: %w", err)
 		}
@@ -102,6 +147,10 @@ func (s *Store) UpdateUE(ctx context.Context, ue *store.UE) error {
 		}
 		return insertGrants(ctx, tx, r)
 	})
+	if kerr := keyInUse(err, r.id); kerr != nil {
+		return kerr
+	}
+	return err
 }
 
 // DeleteUE removes a UE and its grants (issued-token records stay);
@@ -117,7 +166,7 @@ func (s *Store) DeleteUE(ctx context.Context, id string) error {
 	return nil
 }
 
-const sqlSelectUE = `SELECT u.id, u.public_key, u.secret_hash, u.token_lifetime, u.created_at, u.updated_at,
+const sqlSelectUE = `SELECT u.id, u.public_key, u.key_thumbprint, u.secret_hash, u.token_lifetime, u.created_at, u.updated_at,
 	g.rsc, g.role
 FROM ues u LEFT JOIN ue_grants g ON g.ue_id = u.id`
 
@@ -163,12 +212,13 @@ func (s *Store) queryUEs(ctx context.Context, query string, args ...any) ([]*sto
 		var (
 			id                   string
 			pub, secret          []byte
+			thumb                *string
 			lifetime             int64
 			createdAt, updatedAt *int64
 			rsc                  *int64
 			role                 *string
 		)
-		if err := rows.Scan(&id, &pub, &secret, &lifetime, &createdAt, &updatedAt, &rsc, &role); err != nil {
+		if err := rows.Scan(&id, &pub, &thumb, &secret, &lifetime, &createdAt, &updatedAt, &rsc, &role); err != nil {
 			return nil, fmt.Errorf("store/postgres: scan UE: %w", err)
 		}
 		if cur == nil || cur.ID != id {
@@ -179,6 +229,7 @@ func (s *Store) queryUEs(ctx context.Context, query string, args ...any) ([]*sto
 				ID:            id,
 				PublicKey:     pub, // pgx scans into a fresh slice
 				SecretHash:    secret,
+				KeyThumbprint: deref(thumb),
 				TokenLifetime: time.Duration(lifetime),
 				CreatedAt:     decTime(createdAt),
 				UpdatedAt:     decTime(updatedAt),
@@ -200,4 +251,11 @@ func (s *Store) queryUEs(ctx context.Context, query string, args ...any) ([]*sto
 		return nil, fmt.Errorf("store/postgres: query UEs: %w", err)
 	}
 	return out, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

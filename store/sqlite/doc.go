@@ -66,4 +66,10 @@
 // between the years 1678 and 2262. Status indices are SQLite AUTOINCREMENT
 // row IDs minus one, so they start at 0 and are never reused, even after a
 // crash.
+//
+// Schema version 2 makes identity keys unique: a key_thumbprint column with a
+// unique index, filled in for existing UEs by the migration itself (in Go,
+// with store.KeyThumbprint). If two existing UEs share a key, the migration
+// stops with a *store.DuplicateKeysError naming them and changes nothing:
+// the operator gives one of them its own key with the previous version.
 package sqlite

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/prosesec/prosesec/store"
 )
 
 // ErrSchemaTooNew is returned (wrapped, with both versions) by Open for a
@@ -74,6 +76,66 @@ CREATE TABLE counters (
 ) STRICT, WITHOUT ROWID;
 INSERT INTO counters (name, value) VALUES ('revocation_version', 0), ('keys_version', 0);
 `,
+	// 2: identity keys are unique across UEs (the thumbprints of existing
+	// UEs are filled in by backfillKeyThumbprints, in the same transaction).
+	`
+ALTER TABLE ues ADD COLUMN key_thumbprint TEXT;
+CREATE UNIQUE INDEX ues_key_thumbprint ON ues (key_thumbprint) WHERE key_thumbprint IS NOT NULL;
+`,
+}
+
+// migrationHooks[v] runs after migrations[v-1], in the same transaction.
+var migrationHooks = map[int]func(ctx context.Context, c *sql.Conn) error{
+	2: backfillKeyThumbprints,
+}
+
+// backfillKeyThumbprints computes the key thumbprint of every UE, a page at
+// a time, refusing the migration if two UEs share a key.
+func backfillKeyThumbprints(ctx context.Context, c *sql.Conn) error {
+	after := ""
+	for {
+		rows, err := c.QueryContext(ctx, `SELECT id, public_key FROM ues WHERE id > ? ORDER BY id LIMIT 1000`, after)
+		if err != nil {
+			return fmt.Errorf("store/sqlite: read UE keys: %w", err)
+		}
+		type idKey struct {
+			id  string
+			key []byte
+		}
+		var page []idKey
+		for rows.Next() {
+			var r idKey
+			if err := rows.Scan(&r.id, &r.key); err != nil {
+				rows.Close()
+				return fmt.Errorf("store/sqlite: read UE keys: %w", err)
+			}
+			page = append(page, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store/sqlite: read UE keys: %w", err)
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		for _, r := range page {
+			tp, err := store.KeyThumbprint(r.key)
+			if err != nil {
+				return fmt.Errorf("store/sqlite: UE %q: %w", r.id, err)
+			}
+			var holder string
+			switch err := c.QueryRowContext(ctx, `SELECT id FROM ues WHERE key_thumbprint = ?`, tp).Scan(&holder); {
+			case err == nil:
+				return &store.DuplicateKeysError{Thumbprint: tp, UEs: []string{holder, r.id}}
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("store/sqlite: look up key thumbprint: %w", err)
+			}
+			if _, err := c.ExecContext(ctx, `UPDATE ues SET key_thumbprint = ? WHERE id = ?`, tp, r.id); err != nil {
+				return fmt.Errorf("store/sqlite: set key thumbprint of UE %q: %w", r.id, err)
+			}
+		}
+		after = page[len(page)-1].id
+	}
 }
 
 // SchemaVersion is the schema version this code writes and understands.
@@ -112,6 +174,11 @@ func migrate(ctx context.Context, c *sql.Conn) (err error) {
 	for v := cur; v < int64(len(migrations)); v++ {
 		if _, err := c.ExecContext(ctx, migrations[v]); err != nil {
 			return fmt.Errorf("store/sqlite: migration to version %d: %w", v+1, err)
+		}
+		if hook := migrationHooks[int(v)+1]; hook != nil {
+			if err := hook(ctx, c); err != nil {
+				return fmt.Errorf("store/sqlite: migration to version %d: %w", v+1, err)
+			}
 		}
 	}
 	if !found {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 type ueRow struct {
 	id                   string
 	publicKey            []byte
+	keyThumbprint        any // NULL for ""
 	secretHash           any
 	lifetime             int64
 	createdAt, updatedAt any
@@ -28,8 +30,14 @@ func encodeUE(ue *store.UE) (*ueRow, error) {
 		id:         ue.ID,
 		publicKey:  append([]byte{}, ue.PublicKey...),
 		secretHash: encBytes(ue.SecretHash),
-		lifetime:   int64(ue.TokenLifetime),
-		grants:     append([]store.Grant(nil), ue.Grants...),
+		keyThumbprint: func() any {
+			if ue.KeyThumbprint == "" {
+				return nil
+			}
+			return ue.KeyThumbprint
+		}(),
+		lifetime: int64(ue.TokenLifetime),
+		grants:   append([]store.Grant(nil), ue.Grants...),
 	}
 	var err error
 	if r.createdAt, err = encTime("UE CreatedAt", ue.CreatedAt); err != nil {
@@ -39,6 +47,24 @@ func encodeUE(ue *store.UE) (*ueRow, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// checkKeyFree returns a *store.KeyInUseError if a UE other than r has r's
+// key thumbprint. Run inside the write transaction, it is atomic with the
+// write that follows (one writer at a time); the unique index backs it.
+func (w *writer) checkKeyFree(r *ueRow) error {
+	if r.keyThumbprint == nil {
+		return nil
+	}
+	var holder string
+	switch err := w.queryRow(`SELECT id FROM ues WHERE key_thumbprint = ? AND id <> ?`, r.keyThumbprint, r.id).Scan(&holder); {
+	case err == nil:
+		return fmt.Errorf("store/sqlite: UE %q: %w", r.id, &store.KeyInUseError{Holder: holder})
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	default:
+		return fmt.Errorf("store/sqlite: look up key thumbprint: %w", err)
+	}
 }
 
 func (w *writer) insertGrants(r *ueRow) error {
@@ -58,9 +84,12 @@ func (s *Store) CreateUE(ctx context.Context, ue *store.UE) error {
 		return err
 	}
 	return s.submit(ctx, true, func(w *writer) error {
-		res, err := w.exec(`INSERT INTO ues (id, public_key, secret_hash, token_lifetime, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			r.id, r.publicKey, r.secretHash, r.lifetime, r.createdAt, r.updatedAt)
+		if err := w.checkKeyFree(r); err != nil {
+			return err
+		}
+		res, err := w.exec(`INSERT INTO ues (id, public_key, key_thumbprint, secret_hash, token_lifetime, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			r.id, r.publicKey, r.keyThumbprint, r.secretHash, r.lifetime, r.createdAt, r.updatedAt)
 		if err != nil {
 			return fmt.Errorf("store/sqlite: insert UE: %w", err)
 		}
@@ -80,9 +109,12 @@ func (s *Store) UpdateUE(ctx context.Context, ue *store.UE) error {
 		return err
 	}
 	return s.submit(ctx, true, func(w *writer) error {
-		res, err := w.exec(`UPDATE ues SET public_key = ?, secret_hash = ?, token_lifetime = ?, updated_at = ?
+		if err := w.checkKeyFree(r); err != nil {
+			return err
+		}
+		res, err := w.exec(`UPDATE ues SET public_key = ?, key_thumbprint = ?, secret_hash = ?, token_lifetime = ?, updated_at = ?
 			WHERE id = ?`,
-			r.publicKey, r.secretHash, r.lifetime, r.updatedAt, r.id)
+			r.publicKey, r.keyThumbprint, r.secretHash, r.lifetime, r.updatedAt, r.id)
 		if err != nil {
 			return fmt.Errorf("store/sqlite: update UE: %w", err)
 		}
@@ -115,7 +147,7 @@ func (s *Store) DeleteUE(ctx context.Context, id string) error {
 	})
 }
 
-const sqlSelectUE = `SELECT u.id, u.public_key, u.secret_hash, u.token_lifetime, u.created_at, u.updated_at,
+const sqlSelectUE = `SELECT u.id, u.public_key, u.key_thumbprint, u.secret_hash, u.token_lifetime, u.created_at, u.updated_at,
 	g.rsc, g.role
 FROM ues u LEFT JOIN ue_grants g ON g.ue_id = u.id`
 
@@ -175,19 +207,21 @@ func scanUEs(rows *sql.Rows) ([]*store.UE, error) {
 		var (
 			id                   string
 			pub                  []byte
+			thumb                sql.NullString
 			secret               sql.Null[[]byte]
 			lifetime             int64
 			createdAt, updatedAt sql.NullInt64
 			rsc                  sql.NullInt64
 			role                 sql.NullString
 		)
-		if err := rows.Scan(&id, &pub, &secret, &lifetime, &createdAt, &updatedAt, &rsc, &role); err != nil {
+		if err := rows.Scan(&id, &pub, &thumb, &secret, &lifetime, &createdAt, &updatedAt, &rsc, &role); err != nil {
 			return nil, fmt.Errorf("store/sqlite: scan UE: %w", err)
 		}
 		if cur == nil || cur.ID != id {
 			cur = &store.UE{
 				ID:            id,
 				PublicKey:     decBytes(pub, true),
+				KeyThumbprint: thumb.String,
 				SecretHash:    decBytes(secret.V, secret.Valid),
 				TokenLifetime: time.Duration(lifetime),
 				CreatedAt:     decTime(createdAt),

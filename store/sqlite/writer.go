@@ -12,7 +12,7 @@ import (
 
 // A request is one write submitted to the writer goroutine. fn runs inside
 // the writer's open transaction; it returns nil, an outcome error (one
-// wrapping store.ErrNotFound, ErrConflict, ErrReplay or ErrStale: the request is
+// wrapping store.ErrNotFound, ErrConflict, ErrReplay, ErrStale or ErrKeyInUse: the request is
 // answered with it and the batch goes on), or any other error (the batch is
 // rolled back and its requests are retried one by one).
 type request struct {
@@ -70,7 +70,7 @@ func (w *writer) bump(name string) error {
 }
 
 func isOutcome(err error) bool {
-	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrReplay) || errors.Is(err, store.ErrStale)
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrReplay) || errors.Is(err, store.ErrStale) || errors.Is(err, store.ErrKeyInUse)
 }
 
 // run is the writer goroutine. It returns when reqs is closed and drained.

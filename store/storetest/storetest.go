@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UE/Update", testUEUpdate},
 		{"UE/Delete", testUEDelete},
 		{"UE/List", testUEList},
+		{"UE/KeyInUse", testUEKeyInUse},
 		{"Token/RecordGet", testTokenRecordGet},
 		{"Token/Indices", testTokenIndices},
 		{"Token/DuplicateJTI", testTokenDuplicate},
@@ -134,6 +135,7 @@ func sampleUE(id string) *store.UE {
 	return &store.UE{
 		ID:            id,
 		PublicKey:     []byte(`{"kty":"OKP","crv":"X25519","x":"` + id + `"}`),
+		KeyThumbprint: "tp-" + id,
 		SecretHash:    []byte{0x00, 0x01, 0xfe, 0xff, byte(len(id))},
 		Grants:        []store.Grant{{RSC: 0xabcdef, Role: "use"}, {RSC: 1, Role: "serve"}, {RSC: 0xffffff, Role: "use"}},
 		TokenLifetime: 90*time.Minute + 7*time.Nanosecond,
@@ -150,6 +152,8 @@ func diffUE(got, want *store.UE) string {
 		return fmt.Sprintf("ID = %q, want %q", got.ID, want.ID)
 	case !bytes.Equal(got.PublicKey, want.PublicKey):
 		return fmt.Sprintf("PublicKey = %q, want %q", got.PublicKey, want.PublicKey)
+	case got.KeyThumbprint != want.KeyThumbprint:
+		return fmt.Sprintf("KeyThumbprint = %q, want %q", got.KeyThumbprint, want.KeyThumbprint)
 	case (got.SecretHash == nil) != (want.SecretHash == nil) || !bytes.Equal(got.SecretHash, want.SecretHash):
 		return fmt.Sprintf("SecretHash = %#v, want %#v", got.SecretHash, want.SecretHash)
 	case len(got.Grants) != len(want.Grants):
