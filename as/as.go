@@ -44,6 +44,7 @@ const (
 	DefaultStatusListTTL         = time.Hour
 	DefaultAssertionMaxAge       = 5 * time.Minute
 	DefaultLeeway                = 30 * time.Second
+	DefaultTokenRetention        = 30 * 24 * time.Hour
 	ClientAssertionTypeJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 )
 
@@ -99,6 +100,13 @@ type Config struct {
 	// Leeway is the clock skew allowed on client assertions and on the AS's
 	// own tokens at introspection (30s).
 	Leeway time.Duration
+	// TokenRetention is how long the record of an issued token is kept
+	// after the token expired (30 days); Maintain then purges it. Negative:
+	// records are kept forever. A positive value must be at least Leeway, so
+	// that no record goes while its token may still be accepted. Once a
+	// revoked token's record is gone, its status list bit reads valid
+	// again: keep it well beyond the clock skew of any verifier.
+	TokenRetention time.Duration
 	// KEK encrypts the private signing keys at rest (AES-256-GCM, the KID as
 	// additional data). Required; all zeros is rejected.
 	KEK [32]byte
@@ -140,6 +148,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Leeway == 0 {
 		c.Leeway = DefaultLeeway
+	}
+	if c.TokenRetention == 0 {
+		c.TokenRetention = DefaultTokenRetention
 	}
 	return c
 }
@@ -205,6 +216,9 @@ func (c *Config) Validate() error {
 	if d.Leeway < 0 || d.Leeway > 5*time.Minute {
 		return fmt.Errorf("as: config: Leeway %v must be between 0 and 5m", d.Leeway)
 	}
+	if d.TokenRetention > 0 && d.TokenRetention < d.Leeway {
+		return fmt.Errorf("as: config: TokenRetention %v is shorter than Leeway %v (a token record must outlive the token; negative keeps records forever)", d.TokenRetention, d.Leeway)
+	}
 	if d.KEK == ([32]byte{}) {
 		return errors.New("as: config: KEK is required (32 random bytes); it is all zeros")
 	}
@@ -244,6 +258,8 @@ type Server struct {
 
 	slMu    sync.Mutex
 	slCache map[statusListKey]*StatusListResult
+
+	purge tokenPurgeSchedule // Maintain's token purges
 
 	dummyHash [32]byte                    // compared for unknown clients (timing)
 	dummyKeys map[string]crypto.PublicKey // verified for unknown clients (timing), by alg

@@ -155,6 +155,11 @@ type TokenStore interface {
 	// is recorded (in the same transaction), so that status-list caches know
 	// when to rebuild. Reads never change it.
 	RevocationVersion(ctx context.Context) (int64, error)
+	// PurgeTokens deletes records whose ExpiresAt is before t (strictly),
+	// at most limit of them (limit > 0), and returns how many. Status
+	// indices are never reused: MaxStatusIndex keeps returning the highest
+	// index ever assigned, and RecordToken keeps counting from it.
+	PurgeTokens(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // GuardedTokenRecorder is an optional extension of TokenStore: a backend

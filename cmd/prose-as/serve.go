@@ -72,6 +72,7 @@ type serveSettings struct {
 	OfflineHorizon    time.Duration
 	StatusListTTL     time.Duration
 	KeyRotationPeriod time.Duration
+	TokenRetention    time.Duration
 	SigningAlg        string
 	LogLevel          string
 	LogFormat         string
@@ -106,6 +107,7 @@ func serveFlags(fs *flag.FlagSet) *serveSettings {
 	fs.DurationVar(&s.OfflineHorizon, "offline-horizon", as.DefaultOfflineHorizon, "`DURATION` a UE may stay out of coverage with its cached keys; a next key is published this long (plus --max-token-lifetime) before it signs")
 	fs.DurationVar(&s.StatusListTTL, "status-list-ttl", as.DefaultStatusListTTL, "validity (`DURATION`) of a signed status list")
 	fs.DurationVar(&s.KeyRotationPeriod, "key-rotation-period", 30*24*time.Hour, "`DURATION` after which the active signing key is rotated automatically (at least --max-token-lifetime + --offline-horizon); 0: only when an operator runs prose-as admin keys rotate")
+	fs.DurationVar(&s.TokenRetention, "token-retention", as.DefaultTokenRetention, "`DURATION` an issued token's record is kept after the token expired; maintenance then purges it (at least the 30s leeway); 0: keep records forever")
 	fs.StringVar(&s.SigningAlg, "signing-alg", string(as.DefaultSigningAlgorithm), "signature `ALG` of new signing keys: ES256 or EdDSA")
 	fs.StringVar(&s.LogLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&s.LogFormat, "log-format", "text", "log `FORMAT`: text or json")
@@ -231,6 +233,9 @@ func (s *serveSettings) check() error {
 			return usagef("serve: --trusted-proxies: %s has host bits set; did you mean %s?", p, p.Masked())
 		}
 		s.trustedProxies = append(s.trustedProxies, p)
+	}
+	if s.TokenRetention < 0 || (s.TokenRetention > 0 && s.TokenRetention < as.DefaultLeeway) {
+		return usagef("serve: --token-retention %v: want 0 (keep records forever) or at least %v (the leeway after expiry during which a token may still be accepted)", s.TokenRetention, as.DefaultLeeway)
 	}
 	if s.ClientRateBurst < 1 {
 		return usagef("serve: --client-rate-burst %d: want at least 1", s.ClientRateBurst)
@@ -519,6 +524,7 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 		OfflineHorizon:       s.OfflineHorizon,
 		SigningAlgorithm:     token.Algorithm(s.SigningAlg),
 		KeyRotationPeriod:    s.KeyRotationPeriod,
+		TokenRetention:       tokenRetention(s.TokenRetention),
 		StatusListTTL:        s.StatusListTTL,
 		KEK:                  kek,
 		Store:                st,
@@ -733,7 +739,19 @@ func maintainLoop(ctx context.Context, srv *as.Server, log *slog.Logger, every t
 		if res.PurgedKeys > 0 {
 			log.Info("purged retired signing keys", "count", res.PurgedKeys)
 		}
+		if res.PurgedTokens > 0 {
+			log.Debug("purged expired token records", "count", res.PurgedTokens)
+		}
 	}
+}
+
+// tokenRetention maps --token-retention to as.Config.TokenRetention: 0
+// (keep forever) is negative there, where 0 stands for the default.
+func tokenRetention(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // isPostgresDSN reports whether --db names a PostgreSQL database.

@@ -89,6 +89,9 @@
 // stops with a *store.DuplicateKeysError naming them and changes nothing:
 // the operator gives one of them its own key with the previous version.
 //
+// Schema version 3 indexes tokens by expires_at, so that PurgeTokens finds
+// the expired records without reading every record still valid.
+//
 // Times are stored as bigint Unix nanoseconds (NULL for the zero time), so
 // they round-trip exactly; representable times are those between the years
 // 1678 and 2262. UE IDs are text COLLATE "C", so that they order byte-wise.

@@ -733,6 +733,7 @@ func TestQueryPlans(t *testing.T) {
 		`SELECT ` + sqlTokenColumns + ` FROM tokens WHERE true AND subject = 'x' AND idx > 5 ORDER BY idx LIMIT 3`,
 		`SELECT ` + sqlTokenColumns + ` FROM tokens WHERE jti = 'x'`,
 		`SELECT max(idx) FROM tokens`,
+		strings.NewReplacer("$1", "5", "$2", "10").Replace(sqlPurgeTokens),
 		`DELETE FROM assertions WHERE exp < 5`,
 		`UPDATE tokens SET revoked_at = 1 WHERE subject = 'x' AND revoked_at IS NULL`,
 		`UPDATE tokens SET revoked_at = 1 WHERE jti = 'x' AND revoked_at IS NULL`,

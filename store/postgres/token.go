@@ -231,11 +231,17 @@ func (s *Store) RevokedIndices(ctx context.Context, lo, hi uint64) ([]uint64, er
 	return out, nil
 }
 
-// MaxStatusIndex returns the highest status index of a recorded token, and
-// false when none has been recorded.
+// MaxStatusIndex returns the highest status index assigned so far, and
+// false when none has been. It reads the identity sequence of tokens.idx,
+// which PurgeTokens does not lower and which every instance on the schema
+// shares (CACHE 1: its last value is the last index any session drew; that
+// may be an index whose insert failed or has not committed yet, a gap no
+// later RecordToken fills); max(idx) covers a sequence reset by hand.
 func (s *Store) MaxStatusIndex(ctx context.Context) (uint64, bool, error) {
 	var idx *int64
-	if err := s.pool.QueryRow(ctx, `SELECT max(idx) FROM tokens`).Scan(&idx); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT greatest(
+	pg_sequence_last_value(pg_get_serial_sequence('tokens', 'idx')::regclass),
+	(SELECT max(idx) FROM tokens))`).Scan(&idx); err != nil {
 		return 0, false, fmt.Errorf("store/postgres: max status index: %w", err)
 	}
 	if idx == nil {
@@ -265,3 +271,40 @@ func (s *Store) counter(ctx context.Context, name string) (int64, error) {
 	}
 	return v, nil
 }
+
+// PurgeTokens deletes the records that expired before t, earliest expiry
+// first, found through tokens_expires_at, in statements (transactions) of
+// at most tokenPurgeChunk deletions each. Rows another transaction holds
+// (a revocation, another instance's purge) are skipped, for a later call.
+// On an error it returns the records purged by the chunks before the
+// failed one.
+func (s *Store) PurgeTokens(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("store/postgres: purge tokens: limit %d is not positive", limit)
+	}
+	cut, err := encBound("token purge time", before)
+	if err != nil {
+		return 0, err
+	}
+	purged := 0
+	for purged < limit {
+		want := min(limit-purged, tokenPurgeChunk)
+		tag, err := s.pool.Exec(ctx, sqlPurgeTokens, cut, want)
+		if err != nil {
+			return purged, fmt.Errorf("store/postgres: purge tokens: %w", err)
+		}
+		n := int(tag.RowsAffected())
+		purged += n
+		if n < want {
+			break
+		}
+	}
+	return purged, nil
+}
+
+// sqlPurgeTokens deletes up to $2 records expired before $1.
+const sqlPurgeTokens = `DELETE FROM tokens WHERE idx IN
+(SELECT idx FROM tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`
+
+// tokenPurgeChunk is the most records one statement of PurgeTokens deletes.
+const tokenPurgeChunk = 1000

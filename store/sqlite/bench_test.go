@@ -153,3 +153,38 @@ func BenchmarkGetToken(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkPurgeTokens purges b.N expired records from a table that also
+// holds b.N records still valid, interleaved with them: purge-µs/record ×
+// tokenPurgeChunk is how long one chunk holds the writer.
+func BenchmarkPurgeTokens(b *testing.B) {
+	s := openTest(b, filepath.Join(b.TempDir(), "as.db"))
+	defer s.Close()
+	ctx := context.Background()
+	issued := time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
+	var wg sync.WaitGroup
+	for g := range benchGoroutines {
+		wg.Go(func() {
+			for i := g; i < 2*b.N; i += benchGoroutines {
+				t := tok(scatter(int64(i)), fmt.Sprintf("ue-%04d", i%1000))
+				t.IssuedAt = issued.Add(time.Duration(i) * time.Millisecond)
+				t.ExpiresAt = t.IssuedAt.Add(time.Hour)
+				if i%2 == 1 {
+					t.ExpiresAt = t.IssuedAt.Add(30 * 24 * time.Hour)
+				}
+				if err := s.RecordToken(ctx, t); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	cut := issued.Add(time.Duration(2*b.N)*time.Millisecond + time.Hour)
+	measure(b, s, "records/s", func() {
+		n, err := s.PurgeTokens(ctx, cut, b.N)
+		if err != nil || n != b.N {
+			b.Fatalf("PurgeTokens = %d, %v; want %d", n, err, b.N)
+		}
+	})
+}

@@ -72,4 +72,9 @@
 // with store.KeyThumbprint). If two existing UEs share a key, the migration
 // stops with a *store.DuplicateKeysError naming them and changes nothing:
 // the operator gives one of them its own key with the previous version.
+//
+// Schema version 3 indexes tokens by expires_at, so that PurgeTokens finds
+// the expired records without reading every record still valid. The index
+// costs RecordToken about 5 µs of CPU a record (BenchmarkRecordTokenFull on
+// the 2-core reference machine: 38 against 33 µs without it).
 package sqlite

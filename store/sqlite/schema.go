@@ -82,6 +82,10 @@ INSERT INTO counters (name, value) VALUES ('revocation_version', 0), ('keys_vers
 ALTER TABLE ues ADD COLUMN key_thumbprint TEXT;
 CREATE UNIQUE INDEX ues_key_thumbprint ON ues (key_thumbprint) WHERE key_thumbprint IS NOT NULL;
 `,
+	// 3: expired token records are found by expiry (PurgeTokens).
+	`
+CREATE INDEX tokens_expires_at ON tokens (expires_at);
+`,
 }
 
 // migrationHooks[v] runs after migrations[v-1], in the same transaction.

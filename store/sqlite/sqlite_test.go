@@ -461,7 +461,8 @@ func TestQueryPlans(t *testing.T) {
 		`UPDATE tokens SET revoked_at = 1 WHERE jti = 'x' AND revoked_at IS NULL`,
 		sqlGetToken,
 		sqlGetUE,
-		`SELECT max(seq) FROM tokens`,
+		sqlMaxSeq,
+		strings.NewReplacer("?1", "5", "?2", "10").Replace(sqlPurgeTokens),
 	} {
 		rows, err := s.read.Query(`EXPLAIN QUERY PLAN ` + strings.ReplaceAll(q, "?", "'x'"))
 		if err != nil {
@@ -478,6 +479,10 @@ func TestQueryPlans(t *testing.T) {
 		}
 		rows.Close()
 		for _, d := range plan {
+			// sqlite_sequence has a row per AUTOINCREMENT table: one.
+			if d == "SCAN CONSTANT ROW" || d == "SCAN sqlite_sequence" {
+				continue
+			}
 			if strings.HasPrefix(d, "SCAN") || strings.Contains(d, "TEMP B-TREE") {
 				t.Errorf("%s: plan %q", q, plan)
 			}

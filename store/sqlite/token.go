@@ -289,11 +289,19 @@ func (s *Store) RevokedIndices(ctx context.Context, lo, hi uint64) ([]uint64, er
 	return out, nil
 }
 
+// sqlMaxSeq is the highest seq ever assigned, NULL if none.
+const sqlMaxSeq = `SELECT nullif(max(
+	coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'tokens'), 0),
+	coalesce((SELECT max(seq) FROM tokens), 0)), 0)`
+
 // MaxStatusIndex returns the highest status index assigned so far, and
-// false when none has been.
+// false when none has been. It reads sqlite_sequence, where AUTOINCREMENT
+// keeps the highest seq ever inserted, so that PurgeTokens deleting the
+// newest records does not lower it (max(seq) covers a sqlite_sequence row
+// removed by hand).
 func (s *Store) MaxStatusIndex(ctx context.Context) (uint64, bool, error) {
 	var seq sql.NullInt64
-	if err := s.read.QueryRowContext(ctx, `SELECT max(seq) FROM tokens`).Scan(&seq); err != nil {
+	if err := s.read.QueryRowContext(ctx, sqlMaxSeq).Scan(&seq); err != nil {
 		return 0, false, fmt.Errorf("store/sqlite: max status index: %w", err)
 	}
 	if !seq.Valid {
@@ -327,3 +335,51 @@ func (s *Store) counter(ctx context.Context, name string) (int64, error) {
 	}
 	return v, nil
 }
+
+// PurgeTokens deletes the records that expired before t, earliest expiry
+// first, found through tokens_expires_at, in writer requests of at most
+// tokenPurgeChunk deletions each, so that token issuance waits for one
+// chunk at most, never for the whole purge. On an error it returns the
+// records purged by the chunks before the failed one.
+func (s *Store) PurgeTokens(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("store/sqlite: purge tokens: limit %d is not positive", limit)
+	}
+	cut, err := encBound("token purge time", before)
+	if err != nil {
+		return 0, err
+	}
+	purged := 0
+	for purged < limit {
+		want := min(limit-purged, tokenPurgeChunk)
+		var n int64
+		err := s.submit(ctx, false, func(w *writer) error {
+			res, err := w.exec(sqlPurgeTokens, cut, want)
+			if err != nil {
+				return fmt.Errorf("store/sqlite: purge tokens: %w", err)
+			}
+			if n, err = res.RowsAffected(); err != nil {
+				return fmt.Errorf("store/sqlite: purge tokens: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return purged, err // n may still be written by the writer: do not read it
+		}
+		purged += int(n)
+		if int(n) < want {
+			break
+		}
+	}
+	return purged, nil
+}
+
+// sqlPurgeTokens deletes up to ?2 records expired before ?1.
+const sqlPurgeTokens = `DELETE FROM tokens WHERE seq IN
+(SELECT seq FROM tokens WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)`
+
+// tokenPurgeChunk is the most records one writer request of PurgeTokens
+// deletes: about 10 ms of the writer on the 2-core reference machine
+// (BenchmarkPurgeTokens: 80-110 µs a record, each deletion touching random
+// pages of the jti and subject indexes).
+const tokenPurgeChunk = 100

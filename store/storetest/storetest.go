@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Token/ListPaging", testTokenListPaging},
 		{"Token/RevokedIndices", testRevokedIndices},
 		{"Token/RevocationVersion", testRevocationVersion},
+		{"Token/Purge", testTokenPurge},
 		{"Key/PutList", testKeyPutList},
 		{"Key/Rotate", testKeyRotate},
 		{"Key/RotateAllOrNothing", testKeyRotateAllOrNothing},
