@@ -606,7 +606,10 @@ func TestServeRefusesBadSetups(t *testing.T) {
 	}{
 		{nil, []string{"serve", "--insecure-http", "--listen", "0.0.0.0:0"}, 1, `--insecure-http refused: listen address "0.0.0.0:0" is not loopback`},
 		{[]string{"PROSE_AS_LISTEN=:8443"}, []string{"serve", "--insecure-http"}, 1, `listen address ":8443" is not loopback`},
-		{nil, []string{"serve", "--insecure-http", "--listen", "127.0.0.1:0", "--admin-listen", "", "--db", "postgres://as:hunter2@127.0.0.1:1/prose?connect_timeout=2"}, 1, "opening database postgres://as@127.0.0.1:1/prose"},
+		// Its own data directory: the KEK and admin token are set up before
+		// the database is opened (and the default ./prose-as-data would be
+		// the package's directory).
+		{nil, []string{"serve", "--insecure-http", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--admin-listen", "", "--db", "postgres://as:hunter2@127.0.0.1:1/prose?connect_timeout=2"}, 1, "opening database postgres://as@127.0.0.1:1/prose"},
 		{nil, []string{"serve", "--config", cfg}, 1, `unknown key "listen-addr"`},
 		{[]string{"PROSE_AS_CONFIG=" + cfg}, []string{"serve"}, 1, `unknown key "listen-addr"`},
 		{nil, []string{"serve", "--config", filepath.Join(dir, "missing.yaml")}, 1, "reading config file"},
