@@ -63,6 +63,7 @@ func rootCommand() *command {
 		subs: []*command{
 			serveCommand(),
 			adminCommand(),
+			backupCommand(),
 			keygenCommand(),
 			assertionCommand(),
 			versionCommand(),

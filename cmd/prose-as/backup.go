@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+
+	"github.com/prosesec/prosesec/store/postgres"
+	"github.com/prosesec/prosesec/store/sqlite"
+)
+
+func backupCommand() *command {
+	return &command{
+		name:     "backup",
+		synopsis: "prose-as backup --out FILE [--data-dir DIR | --db PATH]",
+		short:    "copy the SQLite database, consistently, while the server runs",
+		long: "Writes a consistent copy of the server's SQLite database to FILE, a new file of mode 0600, " +
+			"while the server keeps serving: the copy is one snapshot (SQLite's VACUUM INTO on a read-only " +
+			"connection), synced and checked (integrity check, schema version, row counts) before the " +
+			"command reports it. FILE must not exist. The copy holds the signing keys sealed under the " +
+			"key-encryption key and the hashes of the client secrets, not the KEK: back up DIR/kek (or " +
+			"wherever --kek-file points) separately, and never next to the copy. To restore, stop the " +
+			"server, remove DIR/prose-as.db-wal and DIR/prose-as.db-shm, copy the backup to " +
+			"DIR/prose-as.db (mode 0600) and start the server with the KEK it had. A PostgreSQL " +
+			"database is backed up with pg_dump (docs/postgres.md).",
+		examples: []string{
+			"# Back up the default data directory's database\nprose-as backup --out /var/backups/prose-as-$(date +%F).db",
+			"# A database elsewhere\nprose-as backup --db /srv/prose/as.db --out as-copy.db",
+		},
+		setup: func(fs *flag.FlagSet) action {
+			out := fs.String("out", "", "`FILE` to create for the copy (mode 0600; must not exist) (required)")
+			dataDir := fs.String("data-dir", "./prose-as-data", "the server's data `DIR`; the database is DIR/prose-as.db unless --db is given (env PROSE_AS_DATA_DIR)")
+			db := fs.String("db", "", "the SQLite database file `PATH` (env PROSE_AS_DB)")
+			return func(ctx context.Context, e *env, fs *flag.FlagSet) error {
+				set := map[string]bool{}
+				fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+				if !set["data-dir"] {
+					if v, ok := e.lookupEnv("PROSE_AS_DATA_DIR"); ok && v != "" {
+						*dataDir = v
+					}
+				}
+				if !set["db"] {
+					if v, ok := e.lookupEnv("PROSE_AS_DB"); ok && v != "" {
+						*db = v
+					}
+				}
+				if *out == "" {
+					return usagef("backup: --out is required")
+				}
+				if isPostgresDSN(*db) {
+					return usagef("backup: %s is a PostgreSQL database: back it up with pg_dump (see docs/postgres.md); prose-as backup copies SQLite databases", postgres.Describe(*db))
+				}
+				path := *db
+				if path == "" {
+					path = filepath.Join(*dataDir, fileDB)
+				}
+				info, err := sqlite.Backup(ctx, path, *out)
+				if err != nil {
+					return fmt.Errorf("prose-as: backup of %s: %v", path, err)
+				}
+				fmt.Fprintf(e.stdout, "backed up %s to %s (%d bytes, mode 0600, schema version %d): UEs: %d, issued-token records: %d, signing keys: %d\n",
+					path, info.Path, info.Bytes, info.SchemaVersion, info.UEs, info.Tokens, info.SigningKeys)
+				fmt.Fprintf(e.stdout, "the signing keys in the copy are sealed: keep the KEK (%s unless --kek-file or PROSE_AS_KEK is used) in a separate, protected place\n",
+					filepath.Join(*dataDir, fileKEK))
+				return nil
+			}
+		},
+	}
+}
