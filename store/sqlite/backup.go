@@ -118,10 +118,7 @@ func syncFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("store/sqlite: backup: sync: %w", err)
 	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync() // best effort: not every file system syncs directories
-		_ = d.Close()
-	}
+	syncDir(filepath.Dir(path))
 	return nil
 }
 

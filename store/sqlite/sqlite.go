@@ -242,10 +242,7 @@ func createFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("store/sqlite: create database: %w", err)
 	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync() // best effort: not every file system syncs directories
-		_ = d.Close()
-	}
+	syncDir(filepath.Dir(path))
 	return nil
 }
 
@@ -381,4 +378,13 @@ func (s *Store) closeConns() error {
 		return fmt.Errorf("store/sqlite: close: %w", err)
 	}
 	return nil
+}
+
+// syncDir makes the entries of dir durable, as far as the file system can:
+// best effort, since not every file system syncs directories.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
 }

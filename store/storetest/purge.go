@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -163,32 +162,12 @@ func testTokenPurge(t *testing.T, s store.Store) {
 	// purge, then a later one, each takes exactly the expired records
 	// wherever they are.
 	const per = 165
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs = make(chan error, workers)
-	)
-	for w := range workers {
-		wg.Go(func() {
-			for i := range per {
-				tok := sampleToken(fmt.Sprintf("bulk-%02d-%03d", w, i), "ue-b")
-				tok.IssuedAt = base
-				tok.ExpiresAt = base.Add(time.Duration((w*per+i)%7) * time.Minute)
-				if err := s.RecordToken(ctx, tok); err != nil {
-					errs <- err
-					return
-				}
-				mu.Lock()
-				alive = append(alive, tok)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("RecordToken: %v", err)
-	}
+	alive = append(alive, recordConcurrently(t, s, per, func(w, i int) *store.IssuedToken {
+		tok := sampleToken(fmt.Sprintf("bulk-%02d-%03d", w, i), "ue-b")
+		tok.IssuedAt = base
+		tok.ExpiresAt = base.Add(time.Duration((w*per+i)%7) * time.Minute)
+		return tok
+	})...)
 	sortByIndex(alive)
 	newest = alive[len(alive)-1].StatusIndex
 	purge(base.Add(3*time.Minute), 400)

@@ -1059,19 +1059,21 @@ func testAssertionPurge(t *testing.T, s store.Store) {
 // workers is the concurrency of the parallel tests.
 const workers = 16
 
-func testConcurrentRecord(t *testing.T, s store.Store) {
+// recordConcurrently records per tokens from each of workers goroutines,
+// made by mk(worker, i), and returns them in no particular order.
+func recordConcurrently(t *testing.T, s store.Store, per int, mk func(w, i int) *store.IssuedToken) []*store.IssuedToken {
+	t.Helper()
 	ctx := context.Background()
-	const per = 25
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		toks []*store.IssuedToken
-		errs = make(chan error, workers*per)
+		errs = make(chan error, workers)
 	)
 	for w := range workers {
 		wg.Go(func() {
 			for i := range per {
-				tok := sampleToken(fmt.Sprintf("w%02d-%03d", w, i), fmt.Sprintf("ue-%02d", w))
+				tok := mk(w, i)
 				if err := s.RecordToken(ctx, tok); err != nil {
 					errs <- err
 					return
@@ -1087,6 +1089,15 @@ func testConcurrentRecord(t *testing.T, s store.Store) {
 	for err := range errs {
 		t.Fatalf("concurrent RecordToken: %v", err)
 	}
+	return toks
+}
+
+func testConcurrentRecord(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const per = 25
+	toks := recordConcurrently(t, s, per, func(w, i int) *store.IssuedToken {
+		return sampleToken(fmt.Sprintf("w%02d-%03d", w, i), fmt.Sprintf("ue-%02d", w))
+	})
 	seen := map[uint64]string{}
 	var max uint64
 	for _, tok := range toks {
