@@ -13,7 +13,7 @@ import (
 // TestTokenRetentionSetting: --token-retention comes from the flag, else
 // PROSE_AS_TOKEN_RETENTION, else the config file's token-retention, else
 // 720h; 0 keeps records forever (a negative as.Config.TokenRetention);
-// negative values and values under the leeway are usage errors.
+// negative values and values under an hour are usage errors.
 func TestTokenRetentionSetting(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -28,8 +28,9 @@ func TestTokenRetentionSetting(t *testing.T) {
 		{args: []string{"--token-retention", "24h"}, env: map[string]string{"PROSE_AS_TOKEN_RETENTION": "36h"}, want: 24 * time.Hour},
 		{args: []string{"--token-retention", "0"}, want: -1},
 		{doc: "token-retention: 0s\n", want: -1},
-		{args: []string{"--token-retention", "30s"}, want: 30 * time.Second},
-		{args: []string{"--token-retention", "29s"}, err: "--token-retention 29s: want 0 (keep records forever) or at least 30s"},
+		{args: []string{"--token-retention", "1h"}, want: time.Hour},
+		{args: []string{"--token-retention", "59m59s"}, err: "--token-retention 59m59s: want 0 (keep records forever) or at least 1h0m0s"},
+		{args: []string{"--token-retention", "30s"}, err: "at least 1h0m0s"},
 		{env: map[string]string{"PROSE_AS_TOKEN_RETENTION": "-1h"}, err: "--token-retention -1h0m0s"},
 	} {
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)

@@ -107,7 +107,7 @@ func serveFlags(fs *flag.FlagSet) *serveSettings {
 	fs.DurationVar(&s.OfflineHorizon, "offline-horizon", as.DefaultOfflineHorizon, "`DURATION` a UE may stay out of coverage with its cached keys; a next key is published this long (plus --max-token-lifetime) before it signs")
 	fs.DurationVar(&s.StatusListTTL, "status-list-ttl", as.DefaultStatusListTTL, "validity (`DURATION`) of a signed status list")
 	fs.DurationVar(&s.KeyRotationPeriod, "key-rotation-period", 30*24*time.Hour, "`DURATION` after which the active signing key is rotated automatically (at least --max-token-lifetime + --offline-horizon); 0: only when an operator runs prose-as admin keys rotate")
-	fs.DurationVar(&s.TokenRetention, "token-retention", as.DefaultTokenRetention, "`DURATION` an issued token's record is kept after the token expired; maintenance then purges it (at least the 30s leeway); 0: keep records forever")
+	fs.DurationVar(&s.TokenRetention, "token-retention", as.DefaultTokenRetention, "`DURATION` an issued token's record is kept after the token expired; maintenance then purges it (at least 1h: a UE that allows clock skew must never see a revoked, just-expired token's status bit cleared); 0: keep records forever")
 	fs.StringVar(&s.SigningAlg, "signing-alg", string(as.DefaultSigningAlgorithm), "signature `ALG` of new signing keys: ES256 or EdDSA")
 	fs.StringVar(&s.LogLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&s.LogFormat, "log-format", "text", "log `FORMAT`: text or json")
@@ -234,8 +234,8 @@ func (s *serveSettings) check() error {
 		}
 		s.trustedProxies = append(s.trustedProxies, p)
 	}
-	if s.TokenRetention < 0 || (s.TokenRetention > 0 && s.TokenRetention < as.DefaultLeeway) {
-		return usagef("serve: --token-retention %v: want 0 (keep records forever) or at least %v (the leeway after expiry during which a token may still be accepted)", s.TokenRetention, as.DefaultLeeway)
+	if s.TokenRetention < 0 || (s.TokenRetention > 0 && s.TokenRetention < minTokenRetention) {
+		return usagef("serve: --token-retention %v: want 0 (keep records forever) or at least %v (once a record is purged, its token's status bit reads valid: it must outlast any clock-skew leeway a verifier allows after expiry)", s.TokenRetention, minTokenRetention)
 	}
 	if s.ClientRateBurst < 1 {
 		return usagef("serve: --client-rate-burst %d: want at least 1", s.ClientRateBurst)
@@ -744,6 +744,11 @@ func maintainLoop(ctx context.Context, srv *as.Server, log *slog.Logger, every t
 		}
 	}
 }
+
+// minTokenRetention is the shortest --token-retention: far above the 30 s
+// leeway of prose-as and of UEs by default, and above any clock skew a
+// verifier should allow. (as.Config accepts down to its Leeway.)
+const minTokenRetention = time.Hour
 
 // tokenRetention maps --token-retention to as.Config.TokenRetention: 0
 // (keep forever) is negative there, where 0 stands for the default.
