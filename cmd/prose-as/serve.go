@@ -550,6 +550,7 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	maint := newMaintainMetrics(reg)
 	opts := httpapi.Options{
 		Server:     srv,
 		Registry:   reg,
@@ -647,7 +648,7 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		maintainLoop(mctx, srv, log, maintainInterval(s.StatusListTTL))
+		maintainLoop(mctx, srv, log, maint, maintainInterval(s.StatusListTTL))
 	}()
 
 	var runErr error
@@ -703,46 +704,6 @@ func newHTTPServer(h http.Handler, tlsCfg *tls.Config, errLog *stdlog.Logger, s 
 		ErrorLog:          errLog,
 	}
 	return hs
-}
-
-// maintainInterval is a quarter of the status list TTL, at most
-// maxMaintainInterval and at least one second.
-func maintainInterval(statusTTL time.Duration) time.Duration {
-	return max(time.Second, min(maxMaintainInterval, statusTTL/4))
-}
-
-func maintainLoop(ctx context.Context, srv *as.Server, log *slog.Logger, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		res, err := srv.Maintain(ctx)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("maintenance failed; retrying at the next tick", "err", err)
-		}
-		if res.Rotated {
-			if keys, err := srv.Keys(ctx); err == nil {
-				for _, k := range keys {
-					if k.State == "active" {
-						log.Info("signing key rotated", "active_kid", k.KID)
-					}
-				}
-			}
-		}
-		if res.KeysReloaded && !res.Rotated {
-			log.Info("signing keys reloaded (changed by another instance or an admin command)")
-		}
-		if res.PurgedKeys > 0 {
-			log.Info("purged retired signing keys", "count", res.PurgedKeys)
-		}
-		if res.PurgedTokens > 0 {
-			log.Debug("purged expired token records", "count", res.PurgedTokens)
-		}
-	}
 }
 
 // minTokenRetention is the shortest --token-retention: far above the 30 s
