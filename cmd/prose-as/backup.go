@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/prosesec/prosesec/store/postgres"
@@ -13,7 +14,7 @@ import (
 func backupCommand() *command {
 	return &command{
 		name:     "backup",
-		synopsis: "prose-as backup --out FILE [--data-dir DIR | --db PATH]",
+		synopsis: "prose-as backup --out FILE [--data-dir DIR | --db PATH | --config FILE]",
 		short:    "copy the SQLite database, consistently, while the server runs",
 		long: "Writes a consistent copy of the server's SQLite database to FILE, a new file of mode 0600, " +
 			"while the server keeps serving: the copy is one snapshot (SQLite's VACUUM INTO on a read-only " +
@@ -27,33 +28,40 @@ func backupCommand() *command {
 		examples: []string{
 			"# Back up the default data directory's database\nprose-as backup --out /var/backups/prose-as-$(date +%F).db",
 			"# A database elsewhere\nprose-as backup --db /srv/prose/as.db --out as-copy.db",
+			"# The database of a server started with --config\nprose-as backup --config /etc/prose-as.yaml --out as-copy.db",
 		},
 		setup: func(fs *flag.FlagSet) action {
 			out := fs.String("out", "", "`FILE` to create for the copy (mode 0600; must not exist) (required)")
 			dataDir := fs.String("data-dir", "./prose-as-data", "the server's data `DIR`; the database is DIR/prose-as.db unless --db is given (env PROSE_AS_DATA_DIR)")
 			db := fs.String("db", "", "the SQLite database file `PATH` (env PROSE_AS_DB)")
+			config := fs.String("config", "", "the server's YAML config `FILE`, for its data-dir, db and kek-file keys (env PROSE_AS_CONFIG)")
 			return func(ctx context.Context, e *env, fs *flag.FlagSet) error {
-				set := map[string]bool{}
-				fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-				if !set["data-dir"] {
-					if v, ok := e.lookupEnv("PROSE_AS_DATA_DIR"); ok && v != "" {
-						*dataDir = v
+				// The server's settings, resolved as serve resolves them
+				// (flag, environment, config file, default), so that the
+				// backup reads the database the server uses.
+				sfs := flag.NewFlagSet("serve", flag.ContinueOnError)
+				sfs.SetOutput(io.Discard)
+				s := serveFlags(sfs)
+				for name, v := range map[string]*string{"data-dir": dataDir, "db": db, "config": config} {
+					if isSet(fs, name) {
+						if err := sfs.Set(name, *v); err != nil {
+							return usagef("backup: --%s: %v", name, err)
+						}
 					}
 				}
-				if !set["db"] {
-					if v, ok := e.lookupEnv("PROSE_AS_DB"); ok && v != "" {
-						*db = v
-					}
+				src, err := s.complete(sfs, e)
+				if err != nil {
+					return err
 				}
 				if *out == "" {
 					return usagef("backup: --out is required")
 				}
-				if isPostgresDSN(*db) {
-					return usagef("backup: %s is a PostgreSQL database: back it up with pg_dump (see docs/postgres.md); prose-as backup copies SQLite databases", postgres.Describe(*db))
+				if isPostgresDSN(s.DB) {
+					return usagef("backup: %s is a PostgreSQL database: back it up with pg_dump (see docs/postgres.md); prose-as backup copies SQLite databases", postgres.Describe(s.DB))
 				}
-				path := *db
+				path := s.DB
 				if path == "" {
-					path = filepath.Join(*dataDir, fileDB)
+					path = filepath.Join(s.DataDir, fileDB)
 				}
 				info, err := sqlite.Backup(ctx, path, *out)
 				if err != nil {
@@ -61,8 +69,11 @@ func backupCommand() *command {
 				}
 				fmt.Fprintf(e.stdout, "backed up %s to %s (%d bytes, mode 0600, schema version %d): UEs: %d, issued-token records: %d, signing keys: %d\n",
 					path, info.Path, info.Bytes, info.SchemaVersion, info.UEs, info.Tokens, info.SigningKeys)
-				fmt.Fprintf(e.stdout, "the signing keys in the copy are sealed: keep the KEK (%s unless --kek-file or PROSE_AS_KEK is used) in a separate, protected place\n",
-					filepath.Join(*dataDir, fileKEK))
+				kek := "the one the server uses"
+				if kc, err := chooseSecret("kek-file", s.KEKFile, src["kek-file"], "PROSE_AS_KEK", s.DataDir, fileKEK, e.lookupEnv); err == nil {
+					kek = kc.origin
+				}
+				fmt.Fprintf(e.stdout, "the signing keys in the copy are sealed: keep the KEK (%s) in a separate, protected place\n", kek)
 				return nil
 			}
 		},

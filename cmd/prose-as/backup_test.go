@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/prosesec/prosesec/store/sqlite"
 )
 
 // TestBackupAndRestore backs up the database of a running server while a
@@ -130,6 +133,71 @@ func TestBackupAndRestore(t *testing.T) {
 	for _, b := range before {
 		if tok.Index <= b.Index || tok.JTI == b.JTI {
 			t.Fatalf("restored server issued index %d (jti %s), not after %d (%s)", tok.Index, tok.JTI, b.Index, b.JTI)
+		}
+	}
+}
+
+// TestBackupFindsTheServersDatabase: backup resolves data-dir, db and
+// kek-file as serve does (flag, environment, the config file of
+// --config or PROSE_AS_CONFIG, default), so that it copies the database
+// the server uses and names the KEK the server reads.
+func TestBackupFindsTheServersDatabase(t *testing.T) {
+	ctx := context.Background()
+	dirA, dirB, tmp := t.TempDir(), t.TempDir(), t.TempDir()
+	for _, d := range []string{dirA, dirB} {
+		st, err := sqlite.Open(ctx, filepath.Join(d, fileDB))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+	}
+	cfg := filepath.Join(tmp, "prose-as.yaml")
+	kekFile := filepath.Join(tmp, "kek")
+	if err := os.WriteFile(cfg, []byte("data-dir: "+dirA+"\nkek-file: "+kekFile+"\nlisten: 127.0.0.1:9443\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	out := func() string { n++; return filepath.Join(tmp, fmt.Sprintf("copy-%d.db", n)) }
+	for _, tc := range []struct {
+		env         []string
+		args        []string
+		db, kek     string // in the report
+		code        int
+		errContains string
+	}{
+		{args: []string{"--config", cfg}, db: filepath.Join(dirA, fileDB), kek: "file " + kekFile},
+		{env: []string{"PROSE_AS_CONFIG=" + cfg}, db: filepath.Join(dirA, fileDB), kek: "file " + kekFile},
+		// The flag beats the config file, the environment beats it too.
+		{args: []string{"--config", cfg, "--data-dir", dirB}, db: filepath.Join(dirB, fileDB), kek: "file " + kekFile},
+		{env: []string{"PROSE_AS_DATA_DIR=" + dirB}, args: []string{"--config", cfg}, db: filepath.Join(dirB, fileDB), kek: "file " + kekFile},
+		{args: []string{"--config", cfg, "--db", filepath.Join(dirB, fileDB)}, db: filepath.Join(dirB, fileDB), kek: "file " + kekFile},
+		// Without a config file: the KEK of the data directory, or the
+		// environment's.
+		{args: []string{"--data-dir", dirB}, db: filepath.Join(dirB, fileDB), kek: "file " + filepath.Join(dirB, fileKEK)},
+		{env: []string{"PROSE_AS_KEK=" + strings.Repeat("ab", 32)}, args: []string{"--data-dir", dirB}, db: filepath.Join(dirB, fileDB), kek: "env PROSE_AS_KEK"},
+		// A config file that is missing or not the server's is refused.
+		{args: []string{"--config", filepath.Join(tmp, "nope.yaml")}, code: 1, errContains: "reading config file"},
+		{env: []string{"PROSE_AS_CONFIG=" + filepath.Join(tmp, "nope.yaml")}, code: 1, errContains: "PROSE_AS_CONFIG"},
+	} {
+		o := out()
+		stdout, stderr, code := cli(t, tc.env, append([]string{"backup", "--out", o}, tc.args...)...)
+		if code != tc.code {
+			t.Errorf("%v %q: exit %d, want %d; stderr:\n%s", tc.env, tc.args, code, tc.code, stderr)
+			continue
+		}
+		if tc.code != 0 {
+			if !strings.Contains(stderr, tc.errContains) {
+				t.Errorf("%v %q: stderr lacks %q:\n%s", tc.env, tc.args, tc.errContains, stderr)
+			}
+			if _, err := os.Stat(o); !os.IsNotExist(err) {
+				t.Errorf("%v %q: a refused backup left %s (%v)", tc.env, tc.args, o, err)
+			}
+			continue
+		}
+		for _, want := range []string{"backed up " + tc.db + " to " + o, "keep the KEK (" + tc.kek + ")"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%v %q: report lacks %q:\n%s", tc.env, tc.args, want, stdout)
+			}
 		}
 	}
 }

@@ -168,8 +168,19 @@ func serveCommand() *command {
 	}
 }
 
-// resolve completes the settings from the environment and the config file.
+// resolve completes the settings from the environment and the config file
+// and checks them.
 func (s *serveSettings) resolve(fs *flag.FlagSet, e *env) (map[string]source, error) {
+	src, err := s.complete(fs, e)
+	if err != nil {
+		return nil, err
+	}
+	return src, s.check()
+}
+
+// complete completes the settings from the environment and the config file
+// (--config, else PROSE_AS_CONFIG), without checking them.
+func (s *serveSettings) complete(fs *flag.FlagSet, e *env) (map[string]source, error) {
 	cfgPath := s.Config
 	if !isSet(fs, "config") {
 		if v, ok := e.lookupEnv(envName("config")); ok {
@@ -184,11 +195,7 @@ func (s *serveSettings) resolve(fs *flag.FlagSet, e *env) (map[string]source, er
 			return nil, fmt.Errorf("prose-as: reading config file: %v; fix --config or %s", err, envName("config"))
 		}
 	}
-	src, err := resolveSettings(fs, serveEnvNames(fs), e.lookupEnv, doc, cfgPath)
-	if err != nil {
-		return nil, err
-	}
-	return src, s.check()
+	return resolveSettings(fs, serveEnvNames(fs), e.lookupEnv, doc, cfgPath)
 }
 
 // check validates the settings that do not need the file system.
