@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -443,8 +444,19 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Metrics on the public listener by default, with the Go and process collectors.
-	if m := string(get(t, s, "/metrics")); !strings.Contains(m, "go_goroutines") || !strings.Contains(m, "process_open_fds") {
+	// The store's and the maintenance task's series are there too: the
+	// tokens above went through the SQLite writer.
+	m := string(get(t, s, "/metrics"))
+	if !strings.Contains(m, "go_goroutines") || !strings.Contains(m, "process_open_fds") {
 		t.Errorf("/metrics lacks the Go or process collector")
+	}
+	for _, want := range []string{"prose_as_sqlite_transactions_total", "prose_as_sqlite_checkpoint_failures_total 0", `prose_as_maintenance_runs_total{outcome="error"} 0`, `prose_as_maintenance_purged_total{kind="token_records"}`, "prose_as_signing_key_rotations_total"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if v := metricLine(m, "prose_as_sqlite_writes_total"); v < 2 {
+		t.Errorf("prose_as_sqlite_writes_total = %v after issuing tokens", v)
 	}
 
 	// Keys, UE revoke, remove.
@@ -674,4 +686,18 @@ func TestServePostgres(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+schema+".tokens").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("issued tokens recorded in PostgreSQL: %d, %v", n, err)
 	}
+}
+
+// metricLine is the value of the first unlabelled series name in a
+// Prometheus text exposition, or -1.
+func metricLine(exposition, name string) float64 {
+	for _, line := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }

@@ -558,6 +558,7 @@ func serve(ctx context.Context, e *env, s *serveSettings, src map[string]source)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	maint := newMaintainMetrics(reg)
+	registerStoreMetrics(reg, st)
 	opts := httpapi.Options{
 		Server:     srv,
 		Registry:   reg,

@@ -56,6 +56,23 @@
 // Close stops accepting requests, lets the writer finish what is queued, and
 // closes the connections.
 //
+// # Checkpoints
+//
+// SQLite's automatic checkpoint runs inside the commit that takes the WAL
+// over 1,000 pages and makes every write queued behind it wait while ~1,000
+// pages are copied to the database file and synced. The store runs
+// checkpoints instead from a goroutine on a connection of its own (PASSIVE,
+// after commits, at most every 100 ms by default, WithCheckpointInterval),
+// while the writer goes on. As a checkpoint that runs beside a busy writer
+// never copies the last frames, and the WAL only starts over once all are
+// copied, the writer finishes the job between two batches whenever a pass
+// found 1,000 frames or more: a PASSIVE checkpoint on the write connection
+// that copies what was committed during the pass. The writer's own
+// automatic checkpoint stays, at 16,384 pages, as a backstop. Durability is
+// unchanged (the commit's fsync of the WAL is what makes a write durable;
+// checkpoints sync the database file with the configured Synchronous).
+// Stats counts passes, writer catch-ups and failures. See checkpoint.go.
+//
 // # Schema
 //
 // The schema is created and upgraded by the ordered migrations in schema.go,

@@ -43,10 +43,11 @@ func (s Synchronous) String() string {
 }
 
 type config struct {
-	sync        Synchronous
-	busyTimeout time.Duration
-	maxBatch    int
-	readConns   int
+	sync               Synchronous
+	busyTimeout        time.Duration
+	maxBatch           int
+	readConns          int
+	checkpointInterval time.Duration
 }
 
 // Option configures Open.
@@ -67,6 +68,14 @@ func WithMaxBatch(n int) Option { return func(c *config) { c.maxBatch = n } }
 // WithReadConns bounds the read connection pool. Default max(4, 2×GOMAXPROCS).
 func WithReadConns(n int) Option { return func(c *config) { c.readConns = n } }
 
+// WithCheckpointInterval sets the least time between two WAL checkpoints of
+// the background checkpointer (default 100ms); 0 turns it off and leaves
+// checkpoints to SQLite's automatic one in the committing writer. See
+// checkpoint.go.
+func WithCheckpointInterval(d time.Duration) Option {
+	return func(c *config) { c.checkpointInterval = d }
+}
+
 func (c *config) validate() error {
 	switch {
 	case c.sync != SyncFull && c.sync != SyncNormal:
@@ -77,6 +86,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("store/sqlite: max batch %d, want at least 1", c.maxBatch)
 	case c.readConns < 1:
 		return fmt.Errorf("store/sqlite: read connections %d, want at least 1", c.readConns)
+	case c.checkpointInterval < 0:
+		return fmt.Errorf("store/sqlite: checkpoint interval %v is negative", c.checkpointInterval)
 	}
 	return nil
 }
@@ -92,6 +103,7 @@ type Store struct {
 	w                           *writer
 	reqs                        chan *request
 	doneCh                      chan struct{} // closed when the writer goroutine has returned
+	ckpt                        *checkpointer // nil with WithCheckpointInterval(0)
 
 	mu     sync.RWMutex // guards closed and sends on reqs
 	closed bool
@@ -110,6 +122,8 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 		busyTimeout: 5 * time.Second,
 		maxBatch:    256,
 		readConns:   max(4, 2*runtime.GOMAXPROCS(0)),
+
+		checkpointInterval: defaultCheckpointInterval,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -142,6 +156,10 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 	wq.Add("_pragma", "journal_mode(WAL)")
 	wq.Add("_pragma", "synchronous("+cfg.sync.String()+")")
 	wq.Add("_pragma", "journal_size_limit(67108864)")
+	if cfg.checkpointInterval > 0 {
+		// The checkpointer does the work; this is the backstop.
+		wq.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(writerCheckpointPages)+")")
+	}
 	if s.wdb, err = openDB(abs, wq); err != nil {
 		return nil, err
 	}
@@ -210,6 +228,27 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 		if *p.st, err = s.read.PrepareContext(ctx, p.query); err != nil {
 			return nil, fmt.Errorf("store/sqlite: prepare: %w", err)
 		}
+	}
+
+	if cfg.checkpointInterval > 0 {
+		cq := url.Values{}
+		cq.Add("_pragma", "busy_timeout("+busy+")")
+		cq.Add("_pragma", "synchronous("+cfg.sync.String()+")")
+		cdb, err := openDB(abs, cq)
+		if err != nil {
+			return nil, err
+		}
+		cdb.SetMaxOpenConns(1)
+		cdb.SetMaxIdleConns(1)
+		cdb.SetConnMaxLifetime(0)
+		cdb.SetConnMaxIdleTime(0)
+		if err := cdb.PingContext(ctx); err != nil {
+			cdb.Close()
+			return nil, fmt.Errorf("store/sqlite: open checkpoint connection: %w", err)
+		}
+		s.ckpt = newCheckpointer(cdb, cfg.checkpointInterval)
+		s.w.ckpt = s.ckpt
+		go s.ckpt.run()
 	}
 
 	s.reqs = make(chan *request, 4*cfg.maxBatch)
@@ -304,20 +343,33 @@ func hotRead(ctx context.Context) (context.Context, error) {
 	return context.WithoutCancel(ctx), nil
 }
 
-// Stats are cumulative counters of the group committer, for metrics.
+// Stats are cumulative counters of the group committer and the
+// checkpointer, for metrics.
 type Stats struct {
 	Transactions int64 // write transactions committed or attempted (batches)
 	Writes       int64 // write requests executed; Writes/Transactions is the mean batch size
 	Retried      int64 // batches rolled back and retried request by request
+
+	Checkpoints        int64 // background WAL checkpoint passes run
+	CheckpointCatchUps int64 // checkpoints finished by the writer so that the WAL could start over
+	CheckpointFailures int64 // failed checkpoints (passes or catch-ups)
+	LastCheckpointErr  error // the last failure, if any
 }
 
-// Stats returns the group committer's counters.
+// Stats returns the group committer's and the checkpointer's counters.
 func (s *Store) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Transactions: s.w.batches.Load(),
 		Writes:       s.w.requests.Load(),
 		Retried:      s.w.retried.Load(),
 	}
+	if c := s.ckpt; c != nil {
+		st.Checkpoints, st.CheckpointCatchUps, st.CheckpointFailures = c.runs.Load(), c.catchUps.Load(), c.failures.Load()
+		if p := c.lastErr.Load(); p != nil {
+			st.LastCheckpointErr = *p
+		}
+	}
+	return st
 }
 
 // Ping reports whether the database answers a query.
@@ -353,6 +405,9 @@ func (s *Store) Close() error {
 // closeConns releases everything Open acquired.
 func (s *Store) closeConns() error {
 	var errs []error
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.close())
+	}
 	for _, st := range []*sql.Stmt{s.getToken, s.getUE, s.getCounter} {
 		if st != nil {
 			errs = append(errs, st.Close())

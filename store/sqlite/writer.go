@@ -42,6 +42,9 @@ type writer struct {
 
 	maxBatch int
 	reqs     <-chan *request
+	// ckpt, if set, is woken after every successful commit and asks,
+	// through ckpt.catchUp, for the end of a checkpoint (checkpoint.go).
+	ckpt *checkpointer
 
 	// Counters for Stats, written by the writer goroutine only.
 	batches, requests, retried atomic.Int64
@@ -76,13 +79,33 @@ func isOutcome(err error) bool {
 // run is the writer goroutine. It returns when reqs is closed and drained.
 func (w *writer) run() {
 	batch := make([]*request, 0, w.maxBatch)
+	var catchUp <-chan struct{} // nil (never ready) without a checkpointer
+	if w.ckpt != nil {
+		catchUp = w.ckpt.catchUp
+	}
 	for {
-		r, ok := <-w.reqs
-		if !ok {
-			return
+		select {
+		case r, ok := <-w.reqs:
+			if !ok {
+				return
+			}
+			batch = w.runBatch(append(batch[:0], r))
+			clear(batch) // drop references for the collector
+		case <-catchUp:
+			w.finishCheckpoint()
 		}
-		batch = w.runBatch(append(batch[:0], r))
-		clear(batch) // drop references for the collector
+	}
+}
+
+// finishCheckpoint copies into the database file the WAL frames that the
+// checkpointer's last pass left (those committed during it), between two
+// batches, so that the next commit can start the WAL over.
+func (w *writer) finishCheckpoint() {
+	var busy, logFrames, done int
+	err := w.conn.QueryRowContext(w.ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
+	w.ckpt.catchUps.Add(1)
+	if err != nil {
+		w.ckpt.fail(fmt.Errorf("store/sqlite: writer checkpoint: %w", err))
 	}
 }
 
@@ -146,10 +169,17 @@ func (w *writer) runBatch(batch []*request) []*request {
 		}
 		return batch
 	}
+	w.notifyCommitted()
 	for _, r := range batch {
 		r.done <- r.err
 	}
 	return batch
+}
+
+func (w *writer) notifyCommitted() {
+	if w.ckpt != nil {
+		w.ckpt.committed()
+	}
 }
 
 // runAlone executes one request in its own transaction.
@@ -168,6 +198,7 @@ func (w *writer) runAlone(r *request) error {
 		w.rollback()
 		return fmt.Errorf("store/sqlite: commit: %w", cerr)
 	}
+	w.notifyCommitted()
 	return err
 }
 

@@ -1,0 +1,119 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Checkpoints copy the pages the WAL holds back into the database file, so
+// that the WAL can start over. By default SQLite runs one inside the commit
+// that takes the WAL over 1,000 pages: that commit then writes and syncs
+// ~1,000 pages of the database file while every write request queued
+// behind it waits (a stall of several milliseconds every few dozen commits
+// under load, the largest part of the token endpoint's p99 latency).
+//
+// The store moves that work off the write path. A checkpointer goroutine
+// runs PASSIVE checkpoints on a connection of its own after commits, at
+// most once per checkpointInterval (and not at all while nothing is
+// written); a PASSIVE checkpoint takes no lock a writer or reader waits
+// for, so the writer goes on appending meanwhile. A WAL can only start
+// over once every frame in it has been copied, which under continuous
+// writes a concurrent checkpoint never achieves: when a pass has found
+// catchUpFrames or more frames in the WAL, the checkpointer asks the
+// writer goroutine to finish the job between two batches, with a PASSIVE
+// checkpoint on the write connection that copies only what was committed
+// during the pass. The next commit then starts the WAL over. The write
+// connection keeps SQLite's automatic checkpoint at writerCheckpointPages
+// as a backstop, should the checkpointer fall far behind.
+const (
+	defaultCheckpointInterval = 100 * time.Millisecond
+	catchUpFrames             = 1000  // SQLite's default automatic checkpoint threshold
+	writerCheckpointPages     = 16384 // 64 MiB of WAL with 4 KiB pages
+)
+
+// checkpointer runs PASSIVE checkpoints on its own connection.
+type checkpointer struct {
+	db       *sql.DB // one read-write connection
+	interval time.Duration
+	wake     chan struct{} // buffered (1): something was committed
+	catchUp  chan struct{} // buffered (1): the writer should finish a checkpoint
+	stop     chan struct{} // closed by Close
+	done     chan struct{} // closed when run has returned
+
+	runs, failures atomic.Int64 // passes (failures include the writer's)
+	catchUps       atomic.Int64 // checkpoints finished by the writer
+	lastErr        atomic.Pointer[error]
+}
+
+func newCheckpointer(db *sql.DB, interval time.Duration) *checkpointer {
+	return &checkpointer{
+		db:       db,
+		interval: interval,
+		wake:     make(chan struct{}, 1),
+		catchUp:  make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+}
+
+// committed tells the checkpointer that the WAL has grown. It never blocks.
+func (c *checkpointer) committed() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run checkpoints after each wake-up, then waits out the interval, until
+// stop is closed.
+func (c *checkpointer) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.wake:
+		}
+		c.checkpoint()
+		select {
+		case <-c.stop:
+			return
+		case <-time.After(c.interval):
+		}
+	}
+}
+
+// checkpoint runs one PASSIVE checkpoint. A failure is counted and kept
+// for Stats; the next commit tries again (and the writer's own automatic
+// checkpoint stays as a backstop).
+func (c *checkpointer) checkpoint() {
+	var busy, logFrames, done int
+	err := c.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
+	c.runs.Add(1)
+	if err != nil {
+		c.fail(fmt.Errorf("store/sqlite: checkpoint: %w", err))
+		return
+	}
+	if logFrames >= catchUpFrames {
+		select {
+		case c.catchUp <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// fail counts a failed checkpoint and keeps its error for Stats.
+func (c *checkpointer) fail(err error) {
+	c.failures.Add(1)
+	c.lastErr.Store(&err)
+}
+
+// close stops the goroutine and closes the connection.
+func (c *checkpointer) close() error {
+	close(c.stop)
+	<-c.done
+	return c.db.Close()
+}
