@@ -66,7 +66,7 @@
 // while the writer goes on. As a checkpoint that runs beside a busy writer
 // never copies the last frames, and the WAL only starts over once all are
 // copied, the writer finishes the job between two batches whenever a pass
-// found 1,000 frames or more: a PASSIVE checkpoint on the write connection
+// found 4,000 frames (16 MiB) or more: a PASSIVE checkpoint on the write connection
 // that copies what was committed during the pass. The writer's own
 // automatic checkpoint stays, at 16,384 pages, as a backstop. Durability is
 // unchanged (the commit's fsync of the WAL is what makes a write durable;

@@ -48,6 +48,7 @@ type config struct {
 	maxBatch           int
 	readConns          int
 	checkpointInterval time.Duration
+	catchUpFrames      int // tests only
 }
 
 // Option configures Open.
@@ -124,6 +125,7 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 		readConns:   max(4, 2*runtime.GOMAXPROCS(0)),
 
 		checkpointInterval: defaultCheckpointInterval,
+		catchUpFrames:      defaultCatchUpFrames,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -246,7 +248,7 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 			cdb.Close()
 			return nil, fmt.Errorf("store/sqlite: open checkpoint connection: %w", err)
 		}
-		s.ckpt = newCheckpointer(cdb, cfg.checkpointInterval)
+		s.ckpt = newCheckpointer(cdb, cfg.checkpointInterval, cfg.catchUpFrames)
 		s.w.ckpt = s.ckpt
 		go s.ckpt.run()
 	}
