@@ -450,7 +450,7 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(m, "go_goroutines") || !strings.Contains(m, "process_open_fds") {
 		t.Errorf("/metrics lacks the Go or process collector")
 	}
-	for _, want := range []string{"prose_as_sqlite_transactions_total", "prose_as_sqlite_checkpoint_failures_total 0", `prose_as_maintenance_runs_total{outcome="error"} 0`, `prose_as_maintenance_purged_total{kind="token_records"}`, "prose_as_signing_key_rotations_total"} {
+	for _, want := range []string{"prose_as_sqlite_transactions_total", "prose_as_sqlite_checkpoint_failures_total 0", "prose_as_sqlite_wal_bytes", "prose_as_sqlite_wal_start_overs_total", `prose_as_maintenance_runs_total{outcome="error"} 0`, `prose_as_maintenance_purged_total{kind="token_records"}`, "prose_as_signing_key_rotations_total"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -19,6 +19,9 @@ func registerStoreMetrics(reg prometheus.Registerer, st store.Store) {
 			func() float64 { return float64(f(s.Stats())) })
 	}
 	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "prose_as", Subsystem: "sqlite", Name: "wal_bytes",
+			Help: "Size of the -wal file (it keeps its largest size, up to 64 MiB, after the WAL starts over)."},
+			func() float64 { return float64(s.Stats().WALBytes) }),
 		counter("transactions_total", "Write transactions of the group committer (batches); writes_total / transactions_total is the mean batch size.",
 			func(st sqlite.Stats) int64 { return st.Transactions }),
 		counter("writes_total", "Write requests executed by the group committer.",
@@ -27,8 +30,10 @@ func registerStoreMetrics(reg prometheus.Registerer, st store.Store) {
 			func(st sqlite.Stats) int64 { return st.Retried }),
 		counter("checkpoints_total", "Background WAL checkpoint passes.",
 			func(st sqlite.Stats) int64 { return st.Checkpoints }),
-		counter("checkpoint_catchups_total", "WAL checkpoints finished by the writer so that the WAL could start over.",
+		counter("checkpoint_catchups_total", "WAL checkpoints finished by the writer so that the WAL can start over (repeated while readers hold it).",
 			func(st sqlite.Stats) int64 { return st.CheckpointCatchUps }),
+		counter("wal_start_overs_total", "Start-overs of the WAL after the writer's catch-ups; flat while catch-ups rise means readers keep the WAL from starting over.",
+			func(st sqlite.Stats) int64 { return st.WALStartOvers }),
 		counter("checkpoint_failures_total", "Failed WAL checkpoints; while they fail the WAL grows up to 64 MiB, where the writer checkpoints itself.",
 			func(st sqlite.Stats) int64 { return st.CheckpointFailures }),
 	)

@@ -67,11 +67,13 @@
 // never copies the last frames, and the WAL only starts over once all are
 // copied, the writer finishes the job between two batches whenever a pass
 // found 4,000 frames (16 MiB) or more: a PASSIVE checkpoint on the write connection
-// that copies what was committed during the pass. The writer's own
+// that copies what was committed during the pass, repeated after the next
+// batches while readers still hold the WAL. The writer's own
 // automatic checkpoint stays, at 16,384 pages, as a backstop. Durability is
 // unchanged (the commit's fsync of the WAL is what makes a write durable;
 // checkpoints sync the database file with the configured Synchronous).
-// Stats counts passes, writer catch-ups and failures. See checkpoint.go.
+// Stats counts passes, writer catch-ups, start-overs of the WAL and
+// failures, and gives the WAL's size. See checkpoint.go.
 //
 // # Schema
 //

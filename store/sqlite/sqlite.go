@@ -248,9 +248,8 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 			cdb.Close()
 			return nil, fmt.Errorf("store/sqlite: open checkpoint connection: %w", err)
 		}
-		s.ckpt = newCheckpointer(cdb, cfg.checkpointInterval, cfg.catchUpFrames)
+		s.ckpt = newCheckpointer(cdb, abs+"-wal", cfg.checkpointInterval, cfg.catchUpFrames)
 		s.w.ckpt = s.ckpt
-		go s.ckpt.run()
 	}
 
 	s.reqs = make(chan *request, 4*cfg.maxBatch)
@@ -353,9 +352,11 @@ type Stats struct {
 	Retried      int64 // batches rolled back and retried request by request
 
 	Checkpoints        int64 // background WAL checkpoint passes run
-	CheckpointCatchUps int64 // checkpoints finished by the writer so that the WAL could start over
+	CheckpointCatchUps int64 // checkpoints finished by the writer so that the WAL can start over
+	WALStartOvers      int64 // start-overs of the WAL that followed them
 	CheckpointFailures int64 // failed checkpoints (passes or catch-ups)
 	LastCheckpointErr  error // the last failure, if any
+	WALBytes           int64 // size of the -wal file now (it keeps its largest size, up to 64 MiB)
 }
 
 // Stats returns the group committer's and the checkpointer's counters.
@@ -365,8 +366,12 @@ func (s *Store) Stats() Stats {
 		Writes:       s.w.requests.Load(),
 		Retried:      s.w.retried.Load(),
 	}
+	if fi, err := os.Stat(s.path + "-wal"); err == nil {
+		st.WALBytes = fi.Size()
+	}
 	if c := s.ckpt; c != nil {
 		st.Checkpoints, st.CheckpointCatchUps, st.CheckpointFailures = c.runs.Load(), c.catchUps.Load(), c.failures.Load()
+		st.WALStartOvers = c.startOvers.Load()
 		if p := c.lastErr.Load(); p != nil {
 			st.LastCheckpointErr = *p
 		}

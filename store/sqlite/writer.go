@@ -91,7 +91,11 @@ func (w *writer) run() {
 			}
 			batch = w.runBatch(append(batch[:0], r))
 			clear(batch) // drop references for the collector
+			if w.ckpt != nil && w.ckpt.restartPending {
+				w.checkRestart()
+			}
 		case <-catchUp:
+			w.ckpt.restartTries = 0
 			w.finishCheckpoint()
 		}
 	}
@@ -99,14 +103,40 @@ func (w *writer) run() {
 
 // finishCheckpoint copies into the database file the WAL frames that the
 // checkpointer's last pass left (those committed during it), between two
-// batches, so that the next commit can start the WAL over.
+// batches, so that the next commit can start the WAL over; checkRestart
+// then sees whether it did.
 func (w *writer) finishCheckpoint() {
+	c := w.ckpt
 	var busy, logFrames, done int
 	err := w.conn.QueryRowContext(w.ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
-	w.ckpt.catchUps.Add(1)
+	c.catchUps.Add(1)
 	if err != nil {
-		w.ckpt.fail(fmt.Errorf("store/sqlite: writer checkpoint: %w", err))
+		c.fail(fmt.Errorf("store/sqlite: writer checkpoint: %w", err))
+		c.restartPending = false
+		return
 	}
+	c.restartSalt, c.restartPending = c.walSalt(), true
+}
+
+// checkRestart runs after a commit that followed a catch-up. The commit
+// started the WAL over (new salts in its header) unless a reader still
+// held a snapshot in it, or the catch-up could not copy every frame for
+// the same reason: then the catch-up is repeated before the next batch
+// (as SQLite's own automatic checkpoint repeats after every commit), up to
+// maxRestartTries times, after which the next checkpointer pass asks
+// again.
+func (w *writer) checkRestart() {
+	c := w.ckpt
+	if salt := c.walSalt(); salt != c.restartSalt {
+		c.restartPending = false
+		c.startOvers.Add(1)
+		return
+	}
+	if c.restartTries++; c.restartTries >= maxRestartTries {
+		c.restartPending = false
+		return
+	}
+	w.finishCheckpoint()
 }
 
 // absorb appends queued requests to batch without waiting, up to maxBatch.
