@@ -57,6 +57,7 @@ type checkpointer struct {
 	runs, failures atomic.Int64 // passes (failures include the writer's)
 	catchUps       atomic.Int64 // checkpoints finished by the writer
 	startOvers     atomic.Int64 // WAL start-overs seen by the writer after them
+	lastErr        atomic.Pointer[error]
 
 	// The writer goroutine's own state (checkRestart).
 	walPath        string
@@ -64,7 +65,6 @@ type checkpointer struct {
 	restartPending bool
 	restartSalt    [8]byte
 	restartTries   int
-	lastErr        atomic.Pointer[error]
 }
 
 // newCheckpointer starts a checkpointer on db; close stops it.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -144,10 +145,9 @@ func TestWALStaysBoundedUnderReads(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var maxWAL int64
-	var mu sync.Mutex
-	n := 0
-	for w := range 8 {
+	// loop runs op(0), op(1), … in a goroutine until stop is closed or op
+	// fails.
+	loop := func(op func(i int) error) {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				select {
@@ -155,32 +155,27 @@ func TestWALStaysBoundedUnderReads(t *testing.T) {
 					return
 				default:
 				}
-				if err := s.RecordToken(ctx, tok(fmt.Sprintf("w%d-%06d", w, i), fmt.Sprintf("ue-%d", i%97))); err != nil {
+				if err := op(i); err != nil {
 					t.Error(err)
 					return
 				}
-				mu.Lock()
-				n++
-				mu.Unlock()
 			}
+		})
+	}
+	var n atomic.Int64
+	for w := range 8 {
+		loop(func(i int) error {
+			n.Add(1)
+			return s.RecordToken(ctx, tok(fmt.Sprintf("w%d-%06d", w, i), fmt.Sprintf("ue-%d", i%97)))
 		})
 	}
 	for range 4 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := s.GetToken(ctx, fmt.Sprintf("r-%02d", i%50)); err != nil {
-					t.Error(err)
-					return
-				}
-
-			}
+		loop(func(i int) error {
+			_, err := s.GetToken(ctx, fmt.Sprintf("r-%02d", i%50))
+			return err
 		})
 	}
+	var maxWAL int64
 	// Each start-over of the WAL writes a new header with new salts
 	// (bytes 16-23; SQLite's file format, section 4.1).
 	salts := map[string]bool{}
@@ -199,9 +194,7 @@ func TestWALStaysBoundedUnderReads(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	st := s.Stats()
-	mu.Lock()
-	t.Logf("%d records in %d transactions, %d checkpoint passes, %d finished by the writer, %d start-overs counted, %d WAL headers seen; largest WAL %d KiB", n, st.Transactions, st.Checkpoints, st.CheckpointCatchUps, st.WALStartOvers, len(salts), maxWAL>>10)
-	mu.Unlock()
+	t.Logf("%d records in %d transactions, %d checkpoint passes, %d finished by the writer, %d start-overs counted, %d WAL headers seen; largest WAL %d KiB", n.Load(), st.Transactions, st.Checkpoints, st.CheckpointCatchUps, st.WALStartOvers, len(salts), maxWAL>>10)
 	if st.Checkpoints == 0 {
 		t.Fatal("no checkpoint ran")
 	}
