@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/prosesec/prosesec/store/postgres"
 	"github.com/prosesec/prosesec/store/sqlite"
@@ -69,9 +70,11 @@ func backupCommand() *command {
 				}
 				fmt.Fprintf(e.stdout, "backed up %s to %s (%d bytes, mode 0600, schema version %d): UEs: %d, issued-token records: %d, signing keys: %d\n",
 					path, info.Path, info.Bytes, info.SchemaVersion, info.UEs, info.Tokens, info.SigningKeys)
-				kek := "the one the server uses"
+				var kek string
 				if kc, err := chooseSecret("kek-file", s.KEKFile, src["kek-file"], "PROSE_AS_KEK", s.DataDir, fileKEK, e.lookupEnv); err == nil {
 					kek = kc.origin
+				} else {
+					kek = "the one the server uses; which one is unclear here: " + strings.TrimPrefix(err.Error(), "prose-as: ")
 				}
 				fmt.Fprintf(e.stdout, "the signing keys in the copy are sealed: keep the KEK (%s) in a separate, protected place\n", kek)
 				return nil

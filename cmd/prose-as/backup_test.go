@@ -175,6 +175,9 @@ func TestBackupFindsTheServersDatabase(t *testing.T) {
 		// environment's.
 		{args: []string{"--data-dir", dirB}, db: filepath.Join(dirB, fileDB), kek: "file " + filepath.Join(dirB, fileKEK)},
 		{env: []string{"PROSE_AS_KEK=" + strings.Repeat("ab", 32)}, args: []string{"--data-dir", dirB}, db: filepath.Join(dirB, fileDB), kek: "env PROSE_AS_KEK"},
+		// Both KEK variables set: serve refuses to start; backup still
+		// copies and says why it cannot name the KEK.
+		{env: []string{"PROSE_AS_KEK=" + strings.Repeat("ab", 32), "PROSE_AS_KEK_FILE=" + kekFile}, args: []string{"--data-dir", dirB}, db: filepath.Join(dirB, fileDB), kek: "the one the server uses; which one is unclear here: both PROSE_AS_KEK and PROSE_AS_KEK_FILE are set; unset one"},
 		// A config file that is missing or not the server's is refused.
 		{args: []string{"--config", filepath.Join(tmp, "nope.yaml")}, code: 1, errContains: "reading config file"},
 		{env: []string{"PROSE_AS_CONFIG=" + filepath.Join(tmp, "nope.yaml")}, code: 1, errContains: "PROSE_AS_CONFIG"},

@@ -80,23 +80,21 @@ func maintainLoop(ctx context.Context, srv *as.Server, log *slog.Logger, m *main
 }
 
 // maintainOnce runs Server.Maintain once, logs what it did and updates the
-// metrics (m may be nil).
+// metrics.
 func maintainOnce(ctx context.Context, srv *as.Server, log *slog.Logger, m *maintainMetrics) {
 	res, err := srv.Maintain(ctx)
-	if m != nil {
-		m.purged.WithLabelValues(purgedTokenRecords).Add(float64(res.PurgedTokens))
-		m.purged.WithLabelValues(purgedClientAssertions).Add(float64(res.PurgedAssertions))
-		m.purged.WithLabelValues(purgedSigningKeys).Add(float64(res.PurgedKeys))
-		if res.Rotated {
-			m.rotations.Inc()
-		}
-		switch {
-		case err == nil:
-			m.runs.WithLabelValues("ok").Inc()
-			m.lastSuccess.SetToCurrentTime()
-		case ctx.Err() == nil: // not a run cut short by shutdown
-			m.runs.WithLabelValues("error").Inc()
-		}
+	m.purged.WithLabelValues(purgedTokenRecords).Add(float64(res.PurgedTokens))
+	m.purged.WithLabelValues(purgedClientAssertions).Add(float64(res.PurgedAssertions))
+	m.purged.WithLabelValues(purgedSigningKeys).Add(float64(res.PurgedKeys))
+	if res.Rotated {
+		m.rotations.Inc()
+	}
+	switch {
+	case err == nil:
+		m.runs.WithLabelValues("ok").Inc()
+		m.lastSuccess.SetToCurrentTime()
+	case ctx.Err() == nil: // not a run cut short by shutdown
+		m.runs.WithLabelValues("error").Inc()
 	}
 	if err != nil && ctx.Err() == nil {
 		log.Warn("maintenance failed; retrying at the next tick", "err", err)
